@@ -1,0 +1,80 @@
+# The clinic assistant. `make help` lists the targets; `make run` and `make test` are all a newcomer needs.
+# Every step is a file target, so a second `make run` reinstalls and retrains nothing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10 (< 3.11). Take the first python3.10 that actually runs
+# (a pyenv shim named python3.10 can exist without the version being selected).
+PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+VENV        := .venv
+BIN         := $(VENV)/bin
+INSTALLED   := $(VENV)/.installed
+SPACY_MODEL := .spacy/en_clinic
+SPACY_READY := $(SPACY_MODEL)/meta.json
+MODEL       := models/clinic-assistant.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic_nlu/topic_guard.py $(SPACY_READY)
+
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+RASA := $(BIN)/rasa
+
+.PHONY: help install spacy train run shell validate crossval test test-unit test-stories lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.txt
+	@test -n "$(PYTHON)" || { echo "python3.10 not found: Rasa 3.6 needs Python 3.10 (see README)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==24.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(INSTALLED) ## Create .venv with python3.10 and install the pinned requirements
+
+$(SPACY_READY): $(INSTALLED) clinic_nlu/spacy_pipeline.py
+	rm -rf $(SPACY_MODEL)
+	$(BIN)/python -m clinic_nlu.spacy_pipeline $(SPACY_MODEL)
+
+spacy: $(SPACY_READY) ## Build the project's own spaCy pipeline (no download)
+
+# Rasa itself skips components whose inputs did not change; `touch` marks the model current
+# even when Rasa decided there was nothing to retrain.
+$(MODEL): $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name clinic-assistant --out models
+	touch $@
+
+train: $(MODEL) ## Train the model (only when data or config changed)
+
+run: $(MODEL) ## Install, build, train if needed, then start the action server and Rasa together
+	scripts/serve.sh run
+
+shell: $(MODEL) ## Chat with the assistant in the terminal
+	scripts/serve.sh shell
+
+validate: $(SPACY_READY) ## Check the training data and domain (rasa data validate --fail-on-warnings)
+	$(RASA) data validate --fail-on-warnings
+
+crossval: $(SPACY_READY) ## 5-fold cross-validation of the NLU pipeline (reports in results/crossval)
+	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 5 --out results/crossval
+
+test-unit: $(MODEL) ## pytest: unit, data-convention, held-out and end-to-end tests
+	$(BIN)/python -m pytest -q tests
+
+test-stories: $(MODEL) ## Conversation tests with the visitor's text
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+
+test: validate test-unit test-stories ## Everything: install, build, train, validate, pytest, conversation tests
+
+lock: ## Re-resolve requirements.in into the pinned requirements.txt lock
+	rm -rf /tmp/clinic-lock-venv && $(PYTHON) -m venv /tmp/clinic-lock-venv
+	/tmp/clinic-lock-venv/bin/pip install --quiet pip==24.0 && /tmp/clinic-lock-venv/bin/pip install --quiet -r requirements.in
+	{ echo "# Full lock of every package the project installs (python3.10). Direct needs are in requirements.in;"; \
+	  echo "# regenerate with: make lock"; /tmp/clinic-lock-venv/bin/pip freeze; } > requirements.txt
+
+clean: ## Remove the venv, spaCy pipeline, models and results
+	rm -rf $(VENV) .spacy models results .pytest_cache

@@ -1,0 +1,119 @@
+"""Scores the trained model on the held-out visitor questions (never trained on).
+
+A topic question is right when the parse names its topic: intent ``faq`` and the
+response selector's ``intent_response_key`` ``faq/<topic>``, the names the outside
+evaluation reads. An off-topic message is right when the assistant does not
+answer it with a FAQ: intent ``out_of_scope`` or ``nlu_fallback``.
+
+``make heldout`` prints the figures: ``python -m clinic_nlu.evaluation [model] [heldout file]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Tuple
+
+import yaml
+
+NOT_ANSWERED = {"out_of_scope", "nlu_fallback"}
+Parse = Callable[[str], Awaitable[Dict[str, Any]]]
+
+
+def predicted_label(parse: Dict[str, Any]) -> str:
+    """The label a parse gives a message: ``faq/<topic>`` for FAQ answers, else the intent."""
+    intent = (parse.get("intent") or {}).get("name") or ""
+    if intent == "faq":
+        selector = (parse.get("response_selector") or {}).get("faq") or {}
+        key = (selector.get("response") or {}).get("intent_response_key")
+        return key or "faq"
+    return intent
+
+
+@dataclass
+class HeldoutReport:
+    """Accuracy on the held-out set, with every miss."""
+
+    topic_total: int = 0
+    topic_correct: int = 0
+    off_topic_total: int = 0
+    off_topic_correct: int = 0
+    misses: List[Tuple[str, str, str]] = field(default_factory=list)  # (expected, predicted, text)
+    per_topic: Dict[str, List[int]] = field(default_factory=dict)  # topic -> [correct, total]
+
+    @property
+    def topic_accuracy(self) -> float:
+        return self.topic_correct / self.topic_total if self.topic_total else 0.0
+
+    @property
+    def off_topic_accuracy(self) -> float:
+        return self.off_topic_correct / self.off_topic_total if self.off_topic_total else 0.0
+
+    def summary(self) -> str:
+        """One line with both figures."""
+        return (
+            f"held-out topic accuracy {self.topic_accuracy:.1%} ({self.topic_correct}/{self.topic_total}), "
+            f"off-topic handled {self.off_topic_accuracy:.1%} ({self.off_topic_correct}/{self.off_topic_total})"
+        )
+
+
+def load_heldout(path: Path) -> Dict[str, Any]:
+    """Reads the held-out file: ``topics: {topic: [messages]}`` and ``off_topic: [messages]``."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
+    """Parses every held-out message and counts what the assistant got right."""
+    report = HeldoutReport()
+    for topic, messages in heldout["topics"].items():
+        expected = f"faq/{topic}"
+        tally = report.per_topic.setdefault(topic, [0, 0])
+        for text in messages:
+            predicted = predicted_label(await parse(text))
+            report.topic_total += 1
+            tally[1] += 1
+            if predicted == expected:
+                report.topic_correct += 1
+                tally[0] += 1
+            else:
+                report.misses.append((expected, predicted, text))
+    for text in heldout["off_topic"]:
+        predicted = predicted_label(await parse(text))
+        report.off_topic_total += 1
+        if predicted in NOT_ANSWERED:
+            report.off_topic_correct += 1
+        else:
+            report.misses.append(("off_topic", predicted, text))
+    return report
+
+
+def agent_parser(model_path: Path) -> Parse:
+    """A parse function over the trained model, loaded in this process."""
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model_path))
+    return agent.parse_message
+
+
+def main(argv: List[str]) -> int:
+    """Prints per-topic figures, the misses, and the summary line last."""
+    model = Path(argv[1]) if len(argv) > 1 else Path("models/clinic-assistant.tar.gz")
+    heldout_path = Path(argv[2]) if len(argv) > 2 else Path("tests/heldout/faq_heldout.yml")
+    report = asyncio.run(score(agent_parser(model), load_heldout(heldout_path)))
+    for topic, (correct, total) in report.per_topic.items():
+        print(f"  {topic:24} {correct}/{total}")
+    confusions = Counter((expected, predicted) for expected, predicted, _ in report.misses)
+    for (expected, predicted), count in confusions.most_common():
+        print(f"  miss x{count}: {expected} -> {predicted}")
+    for expected, predicted, text in report.misses:
+        print(f"    {expected} -> {predicted}: {json.dumps(text)}")
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,102 @@
+"""A fallback on the response selector's own confidence.
+
+Rasa's ``FallbackClassifier`` looks only at the intent. With a retrieval intent
+that is not enough: an off-topic or vague message can be classified ``faq`` with
+high confidence while the response selector has no idea which answer fits, and
+the visitor then gets an arbitrary answer. This component runs after the
+``ResponseSelector`` and, when the message was classified as the retrieval
+intent but the selector's best topic is weak, or barely ahead of the runner-up,
+it turns the prediction into ``nlu_fallback``. The selector's ranking stays in
+the parse data, so the clarifying action can still offer the closest topics.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def topic_is_uncertain(
+    ranking: List[Dict[Text, Any]], threshold: float, ambiguity_threshold: float
+) -> bool:
+    """Says whether a response-selector ranking is too weak to answer from.
+
+    Args:
+        ranking: The selector's ranking, best first, each with a ``confidence``.
+        threshold: The lowest confidence the best topic may have.
+        ambiguity_threshold: The smallest lead the best topic must have over the
+            second.
+
+    Returns:
+        True when the best topic is below ``threshold`` or leads the runner-up
+        by less than ``ambiguity_threshold`` (and always for an empty ranking).
+    """
+    if not ranking:
+        return True
+    best = ranking[0]["confidence"]
+    second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+    return best < threshold or best - second < ambiguity_threshold
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class ResponseSelectorFallback(GraphComponent):
+    """Predicts ``nlu_fallback`` when the response selector is unsure of the topic."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's defaults; ``config.yml`` sets the measured values."""
+        return {"retrieval_intent": "faq", "threshold": 0.5, "ambiguity_threshold": 0.1}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._retrieval_intent = config["retrieval_intent"]
+        self._threshold = float(config["threshold"])
+        self._ambiguity_threshold = float(config["ambiguity_threshold"])
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ResponseSelectorFallback":
+        """Creates the component (see the parent class)."""
+        return cls(config)
+
+    def _selector_ranking(self, message: Message) -> Optional[List[Dict[Text, Any]]]:
+        selectors = message.get("response_selector") or {}
+        selector = selectors.get(self._retrieval_intent)
+        if selector is None:
+            return None
+        return selector.get("ranking") or []
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Replaces weak retrieval-intent predictions with ``nlu_fallback``."""
+        for message in messages:
+            intent = message.get("intent") or {}
+            if intent.get("name") != self._retrieval_intent:
+                continue
+            ranking = self._selector_ranking(message)
+            if ranking is None or not topic_is_uncertain(
+                ranking, self._threshold, self._ambiguity_threshold
+            ):
+                continue
+            confidence = ranking[0]["confidence"] if ranking else 0.0
+            fallback = {"name": FALLBACK_INTENT, "confidence": confidence}
+            message.data["intent"] = fallback
+            others = [
+                entry
+                for entry in message.get("intent_ranking") or []
+                if entry.get("name") != FALLBACK_INTENT
+            ]
+            message.data["intent_ranking"] = [fallback] + others
+        return messages

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts the action server (port 5055) and the Rasa server (port 5005, REST channel) together,
+# waits until Rasa answers, prints how to talk to it, and stops both on Ctrl-C.
+# Usage: scripts/serve.sh [run|shell]   (`make run` / `make shell` call it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE="${1:-run}"
+BIN=.venv/bin
+MODEL=models/clinic-assistant.tar.gz
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap 'stop; exit 130' INT TERM
+trap stop EXIT
+
+"$BIN/rasa" run actions --actions actions --port 5055 &
+pids+=($!)
+
+if [ "$MODE" = shell ]; then
+  "$BIN/rasa" shell -m "$MODEL" --endpoints endpoints.yml
+  exit 0
+fi
+
+# The HTTP API stays off (no --enable-api): only the channels in credentials.yml are served.
+"$BIN/rasa" run -m "$MODEL" --port 5005 --endpoints endpoints.yml --credentials credentials.yml &
+pids+=($!)
+
+for _ in $(seq 1 300); do
+  if "$BIN/python" -c "import urllib.request as u; u.urlopen('http://localhost:5005/webhooks/rest/', timeout=2)" 2>/dev/null; then
+    cat <<'MSG'
+
+  The clinic assistant is running (Ctrl-C stops both servers).
+    Rasa server:   http://localhost:5005   (REST channel)
+    Action server: http://localhost:5055
+
+  Talk to it:
+    curl -s http://localhost:5005/webhooks/rest/webhook \
+      -H 'Content-Type: application/json' \
+      -d '{"sender": "visitor-1", "message": "does dry needling hurt?"}'
+  or chat in the terminal with: make shell
+
+MSG
+    break
+  fi
+  sleep 1
+done
+wait -n "${pids[@]}"
