@@ -14,7 +14,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic_profile import contact_details, current_profile
-from actions.faq_topics import choose_topic_payload, chosen_topic, closest_topics, topic_labels
+from actions.faq_topics import (
+    choose_topic_payload,
+    chosen_topic,
+    closest_topics,
+    topic_labels,
+    topic_picked_by_words,
+)
 
 ACTION_CLARIFY = "action_clarify_topic"
 NONE_OF_THESE = {"title": "None of these", "payload": "/deny"}
@@ -88,7 +94,7 @@ class ActionClarifyTopic(Action):
 
 
 class ActionAnswerChosenTopic(Action):
-    """Answers the topic a visitor picked from a button."""
+    """Answers the topic a visitor picked from a button, or typed as "the second one"."""
 
     def name(self) -> Text:
         return "action_answer_chosen_topic"
@@ -96,7 +102,11 @@ class ActionAnswerChosenTopic(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        topic = chosen_topic(tracker.latest_message.get("entities") or [], topic_labels())
+        labels = topic_labels()
+        latest = tracker.latest_message or {}
+        topic = chosen_topic(latest.get("entities") or [], labels) or topic_picked_by_words(
+            latest.get("text") or "", tracker.events, labels
+        )
         if topic is None:
             dispatcher.utter_message(response="utter_ask_rephrase")
         else:

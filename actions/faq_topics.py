@@ -8,6 +8,7 @@ examples, answer and label in one file.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -82,3 +83,52 @@ def chosen_topic(entities: List[Dict[str, Any]], known_topics: Dict[str, str]) -
         if entity.get("entity") == TOPIC_ENTITY and entity.get("value") in known_topics:
             return str(entity["value"])
     return None
+
+
+ORDINALS = {
+    0: ("first", "1st", "1", "top"),
+    1: ("second", "2nd", "two", "2", "middle"),
+    2: ("third", "3rd", "three", "3"),
+}
+
+
+def ordinal_choice(text: str) -> Optional[int]:
+    """Which suggestion "the first one", "option 2" or "the last one" points at (0-based; -1 is last)."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    if "last" in words:
+        return -1
+    for index, names in ORDINALS.items():
+        if any(name in words for name in names):
+            return index
+    # "one" alone means the first; in "the second one" it is just the noun.
+    return 0 if "one" in words else None
+
+
+def suggested_topics(events: List[Dict[str, Any]]) -> List[str]:
+    """The topics on the most recent bot message that offered topic buttons."""
+    prefix = "/" + CHOOSE_TOPIC_INTENT
+    for event in reversed(events):
+        if event.get("event") != "bot":
+            continue
+        buttons = (event.get("data") or {}).get("buttons") or []
+        topics = []
+        for button in buttons:
+            payload = str(button.get("payload", ""))
+            if payload.startswith(prefix):
+                try:
+                    topics.append(str(json.loads(payload[len(prefix):])[TOPIC_ENTITY]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        if topics:
+            return topics
+    return []
+
+
+def topic_picked_by_words(text: str, events: List[Dict[str, Any]], known_topics: Dict[str, str]) -> Optional[str]:
+    """The suggested topic a typed "the second one" refers to, if any."""
+    index = ordinal_choice(text)
+    topics = suggested_topics(events)
+    if index is None or not topics or index >= len(topics):
+        return None
+    topic = topics[index]
+    return topic if topic in known_topics else None

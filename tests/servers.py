@@ -1,0 +1,115 @@
+"""Starts the real action server and Rasa server for end-to-end tests, on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:
+    """Waits until ``url`` answers 200, failing early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; log:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f}s; log:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class RunningAssistant:
+    """The two servers, as started by ``start_assistant``."""
+
+    rasa_port: int
+    action_port: int
+    processes: List[subprocess.Popen] = field(default_factory=list)
+    logs: List[Path] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def request(self, method: str, path: str, body: Optional[bytes] = None, headers=None):
+        """Sends one HTTP request; returns ``(status, parsed JSON or raw text)``."""
+        req = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        try:
+            return status, json.loads(raw or b"null")
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def say(self, sender: str, message: str) -> List[Dict[str, Any]]:
+        """Sends a visitor message through the REST channel; returns the bot's messages."""
+        body = json.dumps({"sender": sender, "message": message}).encode()
+        status, replies = self.request(
+            "POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
+        )
+        assert status == 200, (status, replies)
+        return replies
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def start_assistant(model: Path, workdir: Path) -> RunningAssistant:
+    """Starts the action server and Rasa (REST channel, HTTP API off) with ``model``."""
+    assistant = RunningAssistant(rasa_port=free_port(), action_port=free_port())
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2")
+    commands = {
+        "actions": [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(assistant.action_port)],
+        "rasa": [
+            str(BIN / "rasa"), "run", "-m", str(model), "--port", str(assistant.rasa_port),
+            "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
+        ],
+    }
+    try:
+        for name, command in commands.items():
+            log = workdir / f"{name}.log"
+            assistant.logs.append(log)
+            handle = log.open("w")
+            assistant.processes.append(
+                subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+            )
+        wait_for(f"http://127.0.0.1:{assistant.action_port}/health", assistant.processes[0], assistant.logs[0])
+        wait_for(f"{assistant.base_url}/webhooks/rest/", assistant.processes[1], assistant.logs[1])
+    except Exception:
+        assistant.stop()
+        raise
+    return assistant

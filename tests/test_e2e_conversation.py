@@ -1,0 +1,114 @@
+"""End to end: the real action server and Rasa server, talked to over the REST channel."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Dict
+
+import pytest
+import yaml
+
+from clinic_nlu.faq_conventions import check_faq_dir
+from tests.conftest import MODEL_PATH, ROOT
+from tests.servers import start_assistant
+
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+# Vague on purpose: it names two topics' words at once, so the assistant should ask, not guess.
+VAGUE = "needles sessions"
+
+
+def response_text(name: str) -> str:
+    return DOMAIN["responses"][name][0]["text"]
+
+
+@pytest.fixture(scope="module")
+def answers() -> Dict[str, str]:
+    topics, _ = check_faq_dir(ROOT / "data" / "faq")
+    return {topic.name: topic.answers[0] for topic in topics}
+
+
+@pytest.fixture(scope="module")
+def examples():
+    topics, _ = check_faq_dir(ROOT / "data" / "faq")
+    return {topic.name: topic.examples for topic in topics}
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    if not MODEL_PATH.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    running = start_assistant(MODEL_PATH, tmp_path_factory.mktemp("servers"))
+    yield running
+    running.stop()
+
+
+def new_sender() -> str:
+    return str(uuid.uuid4())
+
+
+def texts(replies):
+    return [reply.get("text") for reply in replies]
+
+
+def test_every_topic_is_answered_with_its_own_answer(assistant, answers, examples):
+    for topic, answer in answers.items():
+        question = examples[topic][0]
+        assert texts(assistant.say(new_sender(), question)) == [answer], f"{topic}: {question!r}"
+
+
+def test_greeting_offers_popular_questions_as_buttons(assistant, answers):
+    sender = new_sender()
+    [reply] = assistant.say(sender, "hello")
+    assert reply["text"] == response_text("utter_greet")
+    assert [b["title"] for b in reply["buttons"]] == ["Does it hurt?", "How many sessions?", "Is it acupuncture?"]
+    # Clicking a button sends its payload; the answer is that topic's.
+    assert texts(assistant.say(sender, reply["buttons"][0]["payload"])) == [answers["does_it_hurt"]]
+
+
+def test_off_topic_is_declined_not_answered_with_a_faq(assistant, answers):
+    for message in ["what's the weather like tomorrow", "write me a poem about cats"]:
+        replies = texts(assistant.say(new_sender(), message))
+        assert replies == [response_text("utter_out_of_scope")], message
+        assert not set(replies) & set(answers.values())
+
+
+def test_unsure_then_rephrase_then_contact_details(assistant, answers):
+    sender = new_sender()
+    [did_you_mean] = assistant.say(sender, VAGUE)
+    assert did_you_mean["text"] == response_text("utter_did_you_mean")
+    buttons = did_you_mean["buttons"]
+    assert 2 <= len(buttons) <= 4 and buttons[-1] == {"title": "None of these", "payload": "/deny"}
+    assert all(b["payload"].startswith("/choose_faq_topic{") for b in buttons[:-1])
+
+    assert texts(assistant.say(sender, "/deny")) == [response_text("utter_ask_rephrase")]
+
+    [contact] = assistant.say(sender, VAGUE)
+    profile = yaml.safe_load((ROOT / "clinic.yml").read_text())
+    assert profile["phone"] in contact["text"] and profile["email"] in contact["text"]
+    assert "{" not in contact["text"]
+
+
+def test_a_suggested_topic_can_be_clicked_or_typed(assistant, answers):
+    sender = new_sender()
+    [did_you_mean] = assistant.say(sender, VAGUE)
+    first = did_you_mean["buttons"][0]
+    topic = json.loads(first["payload"][len("/choose_faq_topic"):])["faq_topic"]
+    assert texts(assistant.say(sender, first["payload"])) == [answers[topic]]
+
+    sender = new_sender()
+    [did_you_mean] = assistant.say(sender, VAGUE)
+    second = json.loads(did_you_mean["buttons"][1]["payload"][len("/choose_faq_topic"):])["faq_topic"]
+    assert texts(assistant.say(sender, "the second one")) == [answers[second]]
+
+
+def test_forged_topic_payload_is_not_trusted(assistant):
+    replies = assistant.say(new_sender(), '/choose_faq_topic{"faq_topic": "<script>alert(1)</script>"}')
+    assert texts(replies) == [response_text("utter_ask_rephrase")]
+
+
+def test_http_api_is_off(assistant):
+    for path in ["/status", "/model", "/conversations/x/tracker", "/version"]:
+        status, _ = assistant.request("GET", path)
+        assert status == 404, path
