@@ -22,7 +22,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare test test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ validate: $(SPACY_READY) ## Check the training data and domain (rasa data valida
 
 crossval: $(SPACY_READY) ## 5-fold cross-validation of the NLU pipeline (reports in results/crossval)
 	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 5 --out results/crossval
+
+heldout: $(MODEL) ## Score the model on the held-out questions (never trained on); figures for the README
+	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/faq_heldout.yml
+
+compare: $(SPACY_READY) ## Cross-validate config.yml as the assistant is judged, and show fallback thresholds
+	$(BIN)/python scripts/compare_pipelines.py config.yml --folds 3
 
 test-unit: $(MODEL) ## pytest: unit, data-convention, held-out and end-to-end tests
 	$(BIN)/python -m pytest -q tests

@@ -1,0 +1,241 @@
+"""A linear response selector: picks the FAQ topic with a regularised logistic regression.
+
+Rasa's ``ResponseSelector`` is a neural model (DIET) that learns embeddings for
+the message and each answer. With a few dozen examples per topic and sparse
+features only (no pretrained vectors are available offline), a linear model
+over the same features generalises better and trains in seconds: on 3-fold
+cross-validation of this project's data it chose the right topic for 84% of
+unseen wordings against 76% for ``ResponseSelector`` (``make compare``; see
+``config.yml``).
+
+It reads the sentence-level sparse features the featurizers put on each message
+(word and character n-gram counts), applies sublinear term frequency, inverse
+document frequency and L2 normalisation, and fits one weight vector per topic.
+Its output on each message is exactly the ``response_selector`` structure Rasa's
+own selector writes (``response.intent_response_key``, ``response.utter_action``,
+``ranking``...), so ``utter_faq``, the fallback guard and anything reading the
+parse see no difference.
+
+The model is saved as plain numbers and JSON, never pickled, so loading a model
+file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+RESPONSE_SELECTOR = "response_selector"
+
+
+def tfidf_transform(counts: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_matrix:
+    """Sublinear tf (1 + log count), times idf, each row scaled to unit length."""
+    weighted = counts.astype(np.float64).tocsr(copy=True)
+    weighted.data = 1.0 + np.log(np.maximum(weighted.data, 1e-12))
+    weighted = (weighted @ scipy.sparse.diags(idf)).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    norms[norms == 0.0] = 1.0
+    return scipy.sparse.diags(1.0 / norms) @ weighted
+
+
+def inverse_document_frequency(counts: scipy.sparse.csr_matrix) -> np.ndarray:
+    """Smoothed idf, as scikit-learn computes it: ln((1 + n) / (1 + df)) + 1."""
+    rows = counts.tocsr(copy=True)
+    rows.sum_duplicates()
+    rows.eliminate_zeros()
+    document_frequency = np.bincount(rows.indices, minlength=rows.shape[1])  # csr indices are columns
+    return np.log((1.0 + rows.shape[0]) / (1.0 + document_frequency)) + 1.0
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def label_id(key: str) -> int:
+    """A stable numeric id for a topic, as Rasa's ranking entries carry one."""
+    return zlib.crc32(key.encode("utf-8"))
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearResponseSelector(GraphComponent):
+    """Selects the answer of a retrieval intent with a linear model over sparse features."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Defaults; ``config.yml`` sets the measured values."""
+        return {
+            "retrieval_intent": "faq",
+            # Inverse regularisation strength of the logistic regression.
+            "C": 10.0,
+            "max_iter": 2000,
+            "ranking_length": 10,
+            "random_seed": 42,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        weights: Optional[Dict[str, np.ndarray]] = None,
+        labels: Optional[List[str]] = None,
+        responses: Optional[Dict[str, List[Dict[str, Any]]]] = None,
+        retrieval_intents: Optional[List[str]] = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._weights = weights
+        self._labels = labels or []
+        self._responses = responses or {}
+        self._retrieval_intents = retrieval_intents or []
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LinearResponseSelector":
+        """Creates an untrained component (see the parent class)."""
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _sentence_features(message: Message) -> Optional[scipy.sparse.csr_matrix]:
+        _, sentence = message.get_sparse_features(TEXT)
+        return None if sentence is None else sentence.features.tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fits one weight vector per topic of the retrieval intent, then saves the model."""
+        from sklearn.linear_model import LogisticRegression
+
+        intent = self._config["retrieval_intent"]
+        examples = [
+            m
+            for m in training_data.intent_examples
+            if m.get(INTENT) == intent and m.get(INTENT_RESPONSE_KEY) and self._sentence_features(m) is not None
+        ]
+        self._retrieval_intents = sorted(training_data.retrieval_intents)
+        self._responses = {
+            key: value for key, value in training_data.responses.items() if key.startswith(f"utter_{intent}/")
+        }
+        labels = sorted({m.get(INTENT_RESPONSE_KEY) for m in examples})
+        if len(labels) < 2:
+            self.persist()
+            return self._resource
+        counts = scipy.sparse.vstack([self._sentence_features(m) for m in examples]).tocsr()
+        idf = inverse_document_frequency(counts)
+        features = tfidf_transform(counts, idf)
+        targets = np.array([labels.index(m.get(INTENT_RESPONSE_KEY)) for m in examples])
+        model = LogisticRegression(
+            C=float(self._config["C"]),
+            max_iter=int(self._config["max_iter"]),
+            random_state=int(self._config["random_seed"]),
+        )
+        model.fit(features, targets)
+        self._labels = labels
+        self._weights = {
+            "coef": model.coef_.astype(np.float32),
+            "intercept": model.intercept_.astype(np.float32),
+            "idf": idf.astype(np.float32),
+        }
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        """Saves weights as .npz (no pickles) and labels and responses as JSON."""
+        with self._model_storage.write_to(self._resource) as directory:
+            if self._weights is not None:
+                np.savez(directory / "weights.npz", **self._weights)
+            (directory / "labels.json").write_text(
+                json.dumps(
+                    {
+                        "labels": self._labels,
+                        "responses": self._responses,
+                        "retrieval_intents": self._retrieval_intents,
+                    }
+                )
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LinearResponseSelector":
+        """Loads a trained component (see the parent class)."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                meta = json.loads((directory / "labels.json").read_text())
+                weights_file = directory / "weights.npz"
+                weights = None
+                if weights_file.exists():
+                    with np.load(weights_file, allow_pickle=False) as stored:
+                        weights = {name: stored[name] for name in stored.files}
+        except ValueError:  # nothing was persisted (no training data)
+            return cls(config, model_storage, resource)
+        return cls(
+            config, model_storage, resource, weights, meta["labels"], meta["responses"], meta["retrieval_intents"]
+        )
+
+    def rank(self, counts: scipy.sparse.csr_matrix) -> List[Dict[str, Any]]:
+        """The topics for one message's feature counts, most likely first."""
+        features = tfidf_transform(counts, self._weights["idf"])
+        scores = np.asarray(features @ self._weights["coef"].T).ravel() + self._weights["intercept"]
+        if len(self._labels) == 2 and scores.shape[0] == 1:  # binary case: one weight vector
+            scores = np.array([0.0, scores[0]])  # softmax of this is the logistic of the score
+        probabilities = softmax(scores)
+        order = np.argsort(-probabilities)[: int(self._config["ranking_length"])]
+        return [
+            {
+                "id": label_id(self._labels[i]),
+                "confidence": float(probabilities[i]),
+                INTENT_RESPONSE_KEY: self._labels[i],
+            }
+            for i in order
+        ]
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds the selected answer and the ranking of topics to each message."""
+        if self._weights is None or not self._labels:
+            return messages
+        intent = self._config["retrieval_intent"]
+        for message in messages:
+            counts = self._sentence_features(message)
+            if counts is None:
+                continue
+            ranking = self.rank(counts)
+            best = ranking[0][INTENT_RESPONSE_KEY]
+            utter_action = f"utter_{best}"
+            prediction = {
+                "response": {
+                    "responses": self._responses.get(utter_action) or [{"text": best}],
+                    "confidence": ranking[0]["confidence"],
+                    INTENT_RESPONSE_KEY: best,
+                    "utter_action": utter_action,
+                },
+                "ranking": ranking,
+            }
+            selectors = dict(message.get(RESPONSE_SELECTOR) or {})
+            selectors["all_retrieval_intents"] = self._retrieval_intents
+            selectors[intent] = prediction
+            message.set(RESPONSE_SELECTOR, selectors, add_to_output=True)
+        return messages

@@ -1,0 +1,45 @@
+"""The trained model on visitor questions it never saw (tests/heldout/, outside data/).
+
+Bars from the issue: at least 95% of topic questions get their own topic, and at
+least 90% of off-topic messages are kept away from the FAQ answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clinic_nlu.evaluation import agent_parser, load_heldout, score
+from tests.conftest import MODEL_PATH, ROOT
+
+TOPIC_BAR = 0.95
+OFF_TOPIC_BAR = 0.90
+
+
+@pytest.fixture(scope="module")
+def report():
+    if not MODEL_PATH.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    heldout = load_heldout(ROOT / "tests" / "heldout" / "faq_heldout.yml")
+    return asyncio.run(score(agent_parser(MODEL_PATH), heldout))
+
+
+def test_heldout_set_is_big_enough(report):
+    assert report.topic_total >= 200 and report.off_topic_total >= 80
+
+
+def test_topic_accuracy_bar(report):
+    misses = [m for m in report.misses if m[0] != "off_topic"]
+    assert report.topic_accuracy >= TOPIC_BAR, f"{report.summary()}\nmisses: {misses}"
+
+
+def test_off_topic_bar(report):
+    misses = [m for m in report.misses if m[0] == "off_topic"]
+    assert report.off_topic_accuracy >= OFF_TOPIC_BAR, f"{report.summary()}\nmisses: {misses}"
+
+
+def test_every_topic_is_mostly_understood(report):
+    # No topic may be left behind by a good average: each gets at least 7 of its 10 right.
+    weak = {topic: tally for topic, tally in report.per_topic.items() if tally[0] < 0.7 * tally[1]}
+    assert weak == {}

@@ -1,0 +1,124 @@
+"""The linear response selector: its maths, and train, save, load and predict on real Rasa objects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfTransformer
+
+from clinic_nlu.linear_selector import (
+    LinearResponseSelector,
+    inverse_document_frequency,
+    label_id,
+    softmax,
+    tfidf_transform,
+)
+
+COUNTS = scipy.sparse.csr_matrix(np.array([[3, 0, 1, 0], [0, 2, 0, 0], [1, 1, 1, 5]], dtype=float))
+
+
+def test_tfidf_matches_scikit_learn():
+    reference = TfidfTransformer(sublinear_tf=True, smooth_idf=True).fit(COUNTS)
+    idf = inverse_document_frequency(COUNTS)
+    np.testing.assert_allclose(idf, reference.idf_)
+    np.testing.assert_allclose(tfidf_transform(COUNTS, idf).toarray(), reference.transform(COUNTS).toarray())
+
+
+def test_empty_row_stays_zero():
+    idf = inverse_document_frequency(COUNTS)
+    empty = scipy.sparse.csr_matrix((1, 4))
+    assert tfidf_transform(empty, idf).nnz == 0
+
+
+def test_softmax_rows_sum_to_one():
+    probabilities = softmax(np.array([1.0, 2.0, 3.0]))
+    assert probabilities.sum() == pytest.approx(1.0)
+    assert list(np.argsort(-probabilities)) == [2, 1, 0]
+
+
+def test_label_ids_are_stable():
+    assert label_id("faq/needles") == label_id("faq/needles") != label_id("faq/aftercare")
+
+
+# Tiny vocabulary: 0 hurt, 1 needle, 2 session, 3 weather.
+def message(text, vector, intent=None, key=None):
+    data = {"text": text}
+    if intent:
+        data["intent"] = intent
+    if key:
+        data["intent_response_key"] = key
+    msg = Message(data=data)
+    msg.add_features(Features(scipy.sparse.coo_matrix([vector]), "sentence", "text", "CountVectorsFeaturizer"))
+    return msg
+
+
+TRAINING = [
+    message("does it hurt", [2, 0, 0, 0], "faq", "faq/does_it_hurt"),
+    message("painful needle", [1, 1, 0, 0], "faq", "faq/does_it_hurt"),
+    message("hurt a lot", [1, 0, 0, 0], "faq", "faq/does_it_hurt"),
+    message("which needle", [0, 2, 0, 0], "faq", "faq/needles"),
+    message("needle type", [0, 1, 0, 0], "faq", "faq/needles"),
+    message("sterile needle", [0, 3, 0, 0], "faq", "faq/needles"),
+    message("how many sessions", [0, 0, 2, 0], "faq", "faq/number_of_sessions"),
+    message("sessions needed", [0, 0, 1, 0], "faq", "faq/number_of_sessions"),
+    message("weather", [0, 0, 0, 1], "out_of_scope"),
+]
+RESPONSES = {
+    "utter_faq/does_it_hurt": [{"text": "A little."}],
+    "utter_faq/needles": [{"text": "Thin ones."}],
+    "utter_faq/number_of_sessions": [{"text": "It depends."}],
+}
+
+
+@pytest.fixture
+def trained(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("linear_selector")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {**LinearResponseSelector.get_default_config(), "ranking_length": 2}
+    selector = LinearResponseSelector.create(config, storage, resource, context)
+    selector.train(TrainingData(TRAINING, responses=RESPONSES))
+    return LinearResponseSelector.load(config, storage, resource, context)
+
+
+def test_predicts_the_topic_with_rasas_output_structure(trained):
+    [msg] = trained.process([message("ouch does it hurt", [1, 0, 0, 0])])
+    selector = msg.get("response_selector")
+    assert selector["all_retrieval_intents"] == ["faq"]
+    response = selector["faq"]["response"]
+    assert response["intent_response_key"] == "faq/does_it_hurt"
+    assert response["utter_action"] == "utter_faq/does_it_hurt"
+    assert response["responses"] == [{"text": "A little."}]
+    ranking = selector["faq"]["ranking"]
+    assert len(ranking) == 2  # ranking_length
+    assert ranking[0]["intent_response_key"] == "faq/does_it_hurt"
+    assert ranking[0]["confidence"] == response["confidence"] > ranking[1]["confidence"]
+    assert ranking[0]["id"] == label_id("faq/does_it_hurt")
+    assert "response_selector" in msg.as_dict_nlu() or msg.get("response_selector")
+
+
+def test_out_of_scope_examples_are_not_topics(trained):
+    [msg] = trained.process([message("weather", [0, 0, 0, 1])])
+    keys = {entry["intent_response_key"] for entry in msg.get("response_selector")["faq"]["ranking"]}
+    assert keys <= {"faq/does_it_hurt", "faq/needles", "faq/number_of_sessions"}
+
+
+def test_message_without_features_is_left_alone(trained):
+    bare = Message(data={"text": "x"})
+    [msg] = trained.process([bare])
+    assert msg.get("response_selector") is None
+
+
+def test_saved_model_holds_no_pickles(tmp_path, trained):
+    files = list(tmp_path.rglob("*"))
+    weights = [f for f in files if f.name == "weights.npz"]
+    assert weights, files
+    with np.load(weights[0], allow_pickle=False) as stored:
+        assert set(stored.files) == {"coef", "intercept", "idf"}
