@@ -10,7 +10,8 @@ unseen wordings against 76% for ``ResponseSelector`` (``make compare``; see
 
 It reads the sentence-level sparse features the featurizers put on each message
 (word and character n-gram counts), applies sublinear term frequency, inverse
-document frequency and L2 normalisation, and fits one weight vector per topic.
+document frequency and L2 normalisation to each featurizer's block, and fits one
+weight vector per topic.
 Its output on each message is exactly the ``response_selector`` structure Rasa's
 own selector writes (``response.intent_response_key``, ``response.utter_action``,
 ``ranking``...), so ``utter_faq``, the fallback guard and anything reading the
@@ -32,7 +33,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -116,9 +117,23 @@ class LinearResponseSelector(GraphComponent):
         return cls(config, model_storage, resource)
 
     @staticmethod
-    def _sentence_features(message: Message) -> Optional[scipy.sparse.csr_matrix]:
-        _, sentence = message.get_sparse_features(TEXT)
-        return None if sentence is None else sentence.features.tocsr()
+    def _sentence_features(message: Message) -> Optional[List[scipy.sparse.csr_matrix]]:
+        """The message's sentence-level sparse features, one block per featurizer, in pipeline order."""
+        blocks = [
+            feature.features.tocsr()
+            for feature in message.features
+            if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and feature.is_sparse()
+        ]
+        return blocks or None
+
+    def _transform(self, blocks: List[List[scipy.sparse.csr_matrix]]) -> scipy.sparse.csr_matrix:
+        """Tf-idf and unit length per featurizer block (so many character n-grams do not
+        drown the few words), then the blocks side by side."""
+        columns = []
+        for index in range(len(blocks[0])):
+            counts = scipy.sparse.vstack([message_blocks[index] for message_blocks in blocks]).tocsr()
+            columns.append(tfidf_transform(counts, self._weights[f"idf_{index}"]))
+        return scipy.sparse.hstack(columns).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fits one weight vector per topic of the retrieval intent, then saves the model."""
@@ -138,9 +153,14 @@ class LinearResponseSelector(GraphComponent):
         if len(labels) < 2:
             self.persist()
             return self._resource
-        counts = scipy.sparse.vstack([self._sentence_features(m) for m in examples]).tocsr()
-        idf = inverse_document_frequency(counts)
-        features = tfidf_transform(counts, idf)
+        blocks = [self._sentence_features(m) for m in examples]
+        self._weights = {
+            f"idf_{index}": inverse_document_frequency(
+                scipy.sparse.vstack([message_blocks[index] for message_blocks in blocks]).tocsr()
+            )
+            for index in range(len(blocks[0]))
+        }
+        features = self._transform(blocks)
         targets = np.array([labels.index(m.get(INTENT_RESPONSE_KEY)) for m in examples])
         model = LogisticRegression(
             C=float(self._config["C"]),
@@ -149,11 +169,8 @@ class LinearResponseSelector(GraphComponent):
         )
         model.fit(features, targets)
         self._labels = labels
-        self._weights = {
-            "coef": model.coef_.astype(np.float32),
-            "intercept": model.intercept_.astype(np.float32),
-            "idf": idf.astype(np.float32),
-        }
+        self._weights["coef"] = model.coef_.astype(np.float32)
+        self._weights["intercept"] = model.intercept_.astype(np.float32)
         self.persist()
         return self._resource
 
@@ -196,9 +213,9 @@ class LinearResponseSelector(GraphComponent):
             config, model_storage, resource, weights, meta["labels"], meta["responses"], meta["retrieval_intents"]
         )
 
-    def rank(self, counts: scipy.sparse.csr_matrix) -> List[Dict[str, Any]]:
-        """The topics for one message's feature counts, most likely first."""
-        features = tfidf_transform(counts, self._weights["idf"])
+    def rank(self, blocks: List[scipy.sparse.csr_matrix]) -> List[Dict[str, Any]]:
+        """The topics for one message's feature blocks, most likely first."""
+        features = self._transform([blocks])
         scores = np.asarray(features @ self._weights["coef"].T).ravel() + self._weights["intercept"]
         if len(self._labels) == 2 and scores.shape[0] == 1:  # binary case: one weight vector
             scores = np.array([0.0, scores[0]])  # softmax of this is the logistic of the score
@@ -219,10 +236,10 @@ class LinearResponseSelector(GraphComponent):
             return messages
         intent = self._config["retrieval_intent"]
         for message in messages:
-            counts = self._sentence_features(message)
-            if counts is None:
+            blocks = self._sentence_features(message)
+            if blocks is None:
                 continue
-            ranking = self.rank(counts)
+            ranking = self.rank(blocks)
             best = ranking[0][INTENT_RESPONSE_KEY]
             utter_action = f"utter_{best}"
             prediction = {

@@ -55,7 +55,10 @@ def message(text, vector, intent=None, key=None):
     if key:
         data["intent_response_key"] = key
     msg = Message(data=data)
-    msg.add_features(Features(scipy.sparse.coo_matrix([vector]), "sentence", "text", "CountVectorsFeaturizer"))
+    # Two featurizers, as in config.yml: the words, and a second block (here: all-ones character stand-in).
+    msg.add_features(Features(scipy.sparse.coo_matrix([vector]), "sentence", "text", "words"))
+    msg.add_features(Features(scipy.sparse.coo_matrix([[1, 1]]), "sentence", "text", "chars"))
+    msg.add_features(Features(scipy.sparse.coo_matrix([vector]), "sequence", "text", "words"))
     return msg
 
 
@@ -121,4 +124,4 @@ def test_saved_model_holds_no_pickles(tmp_path, trained):
     weights = [f for f in files if f.name == "weights.npz"]
     assert weights, files
     with np.load(weights[0], allow_pickle=False) as stored:
-        assert set(stored.files) == {"coef", "intercept", "idf"}
+        assert set(stored.files) == {"coef", "intercept", "idf_0", "idf_1"}
