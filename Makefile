@@ -72,7 +72,7 @@ test-unit: $(MODEL) ## pytest: unit, data-convention, held-out and end-to-end te
 	$(BIN)/python -m pytest -q tests
 
 test-stories: $(MODEL) ## Conversation tests with the visitor's text
-	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --e2e --fail-on-prediction-errors --out results/stories
 
 test: validate test-unit test-stories ## Everything: install, build, train, validate, pytest, conversation tests
 
