@@ -183,6 +183,9 @@ def main() -> int:
         (out_dir / f"{config_path.stem}.json").write_text(json.dumps(records))
         configured = thresholds_in(yaml.safe_load(config_path.read_text()))
         at_config = score(records, configured)
+        topic_records = [r for r in records if r["expected"].startswith("faq/")]
+        selector_alone = sum(bool(r["topics"]) and r["topics"][0][0] == r["expected"] for r in topic_records)
+        print(f"  topic selector alone (no fallbacks, any intent): {selector_alone / len(topic_records):.1%}")
         print(f"  at config thresholds {configured}: " + ", ".join(f"{k} {v:.1%}" for k, v in at_config.items()))
         # The frontier: for each off-topic level, the best topic accuracy reachable.
         rows = sorted(grid(records), key=lambda r: (-r["off_topic"], -r["topic"]))
