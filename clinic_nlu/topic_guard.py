@@ -18,6 +18,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.nlu.training_data.message import Message
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -73,7 +74,7 @@ class ResponseSelectorFallback(GraphComponent):
         return cls(config)
 
     def _selector_ranking(self, message: Message) -> Optional[List[Dict[Text, Any]]]:
-        selectors = message.get("response_selector") or {}
+        selectors = message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
         selector = selectors.get(self._retrieval_intent)
         if selector is None:
             return None
