@@ -63,7 +63,7 @@ crossval: $(SPACY_READY) ## 5-fold cross-validation of the NLU pipeline (reports
 	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 5 --out results/crossval
 
 heldout: $(MODEL) ## Score the model on the held-out questions (never trained on); figures for the README
-	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/faq_heldout.yml
+	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/faq_heldout.yml tests/heldout/clinic_heldout.yml
 
 compare: $(SPACY_READY) ## Cross-validate config.yml as the assistant is judged, and show fallback thresholds
 	$(BIN)/python scripts/compare_pipelines.py config.yml --folds 3

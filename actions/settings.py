@@ -1,14 +1,24 @@
 """Configuration from the environment, read in one place.
 
 Every variable the action server reads is listed here and in the README.
+Secrets (the webhook secret, the SMTP password) come only from the environment.
+``delivery_settings()`` is read once at action-server start and checked there,
+so a half-configured hand-off stops the server with a message naming the variable.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BOOKINGS_DB = PROJECT_ROOT / "var" / "bookings.db"
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing, malformed or inconsistent; the message names it."""
 
 
 def clinic_profile_path() -> Path:
@@ -19,3 +29,117 @@ def clinic_profile_path() -> Path:
 def faq_dir() -> Path:
     """Folder holding one ``<topic>.yml`` file per FAQ topic."""
     return PROJECT_ROOT / "data" / "faq"
+
+
+def bookings_db_url(env: Optional[Mapping[str, str]] = None) -> str:
+    """``BOOKINGS_DB_URL`` (an SQLAlchemy URL), else an SQLite file at ``var/bookings.db``."""
+    env = os.environ if env is None else env
+    return env.get("BOOKINGS_DB_URL") or f"sqlite:///{DEFAULT_BOOKINGS_DB}"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where booking emails go, and how to reach the mail server."""
+
+    host: str
+    port: int
+    user: Optional[str]
+    password: Optional[str]
+    to_address: str
+    from_address: Optional[str]
+    starttls: str  # "auto" (when the server offers it), "always" or "never"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How booking requests are handed to the clinic, read from the environment."""
+
+    webhook_url: Optional[str]
+    webhook_secret: Optional[str]
+    smtp: Optional[SmtpSettings]
+    timeout_seconds: float
+    retry_base_seconds: float
+    retry_max_seconds: float
+    max_attempts: int
+    poll_seconds: float
+
+    @property
+    def channels(self) -> tuple:
+        """The delivery channels configured, in the order they are tried."""
+        return tuple(
+            name for name, on in (("webhook", self.webhook_url), ("email", self.smtp)) if on
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def delivery_settings(env: Optional[Mapping[str, str]] = None) -> DeliverySettings:
+    """Reads and checks the hand-off variables.
+
+    Raises:
+        SettingsError: naming the variable, e.g. a webhook URL without ``CLINIC_WEBHOOK_SECRET``.
+    """
+    env = os.environ if env is None else env
+    webhook_url = env.get("CLINIC_BOOKING_WEBHOOK_URL") or None
+    webhook_secret = env.get("CLINIC_WEBHOOK_SECRET") or None
+    if webhook_url:
+        if not webhook_url.startswith(("http://", "https://")):
+            raise SettingsError("CLINIC_BOOKING_WEBHOOK_URL: must start with http:// or https://")
+        if not webhook_secret:
+            raise SettingsError(
+                "CLINIC_WEBHOOK_SECRET: required when CLINIC_BOOKING_WEBHOOK_URL is set "
+                "(every request to the clinic is signed with it)"
+            )
+    smtp = None
+    smtp_host = env.get("SMTP_HOST") or None
+    to_address = env.get("CLINIC_BOOKING_EMAIL") or None
+    if smtp_host or to_address:
+        if not smtp_host:
+            raise SettingsError("SMTP_HOST: required when CLINIC_BOOKING_EMAIL is set")
+        if not to_address or "@" not in to_address:
+            raise SettingsError("CLINIC_BOOKING_EMAIL: required (an email address) when SMTP_HOST is set")
+        starttls = (env.get("SMTP_STARTTLS") or "auto").lower()
+        if starttls not in ("auto", "always", "never"):
+            raise SettingsError(f"SMTP_STARTTLS: expected auto, always or never, got {starttls!r}")
+        smtp = SmtpSettings(
+            host=smtp_host,
+            port=int(_number(env, "SMTP_PORT", 587, 1)),
+            user=env.get("SMTP_USER") or None,
+            password=env.get("SMTP_PASSWORD") or None,
+            to_address=to_address,
+            from_address=env.get("SMTP_FROM") or None,
+            starttls=starttls,
+        )
+    return DeliverySettings(
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        smtp=smtp,
+        timeout_seconds=_number(env, "DELIVERY_TIMEOUT_SECONDS", 10.0, 0.1),
+        retry_base_seconds=_number(env, "DELIVERY_RETRY_BASE_SECONDS", 5.0, 0.01),
+        retry_max_seconds=_number(env, "DELIVERY_RETRY_MAX_SECONDS", 3600.0, 0.01),
+        max_attempts=int(_number(env, "DELIVERY_MAX_ATTEMPTS", 25, 1)),
+        poll_seconds=_number(env, "DELIVERY_POLL_SECONDS", 2.0, 0.05),
+    )
+
+
+def action_server_host(env: Optional[Mapping[str, str]] = None) -> str:
+    """``ACTION_SERVER_HOST``: where the action server listens; loopback unless told otherwise."""
+    env = os.environ if env is None else env
+    return env.get("ACTION_SERVER_HOST") or "127.0.0.1"
+
+
+def action_server_port(env: Optional[Mapping[str, str]] = None) -> int:
+    """``ACTION_SERVER_PORT``: the action server's port, 5055 unless told otherwise."""
+    env = os.environ if env is None else env
+    return int(_number(env, "ACTION_SERVER_PORT", 5055, 1))

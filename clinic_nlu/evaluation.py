@@ -5,7 +5,9 @@ response selector's ``intent_response_key`` ``faq/<topic>``, the names the outsi
 evaluation reads. An off-topic message is right when the assistant does not
 answer it with a FAQ: intent ``out_of_scope`` or ``nlu_fallback``.
 
-``make heldout`` prints the figures: ``python -m clinic_nlu.evaluation [model] [heldout file]``.
+A clinic or booking message is right when the parse names its intent (``ask_hours``...).
+
+``make heldout`` prints the figures: ``python -m clinic_nlu.evaluation [model] [heldout files...]``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class HeldoutReport:
     off_topic_correct: int = 0
     misses: List[Tuple[str, str, str]] = field(default_factory=list)  # (expected, predicted, text)
     per_topic: Dict[str, List[int]] = field(default_factory=dict)  # topic -> [correct, total]
+    intent_total: int = 0
+    intent_correct: int = 0
+    per_intent: Dict[str, List[int]] = field(default_factory=dict)  # intent -> [correct, total]
 
     @property
     def topic_accuracy(self) -> float:
@@ -53,17 +58,38 @@ class HeldoutReport:
     def off_topic_accuracy(self) -> float:
         return self.off_topic_correct / self.off_topic_total if self.off_topic_total else 0.0
 
+    @property
+    def intent_accuracy(self) -> float:
+        return self.intent_correct / self.intent_total if self.intent_total else 0.0
+
     def summary(self) -> str:
-        """One line with both figures."""
-        return (
-            f"held-out topic accuracy {self.topic_accuracy:.1%} ({self.topic_correct}/{self.topic_total}), "
-            f"off-topic handled {self.off_topic_accuracy:.1%} ({self.off_topic_correct}/{self.off_topic_total})"
-        )
+        """One line with every figure the held-out files gave."""
+        parts = []
+        if self.topic_total:
+            parts.append(
+                f"held-out topic accuracy {self.topic_accuracy:.1%} ({self.topic_correct}/{self.topic_total})"
+            )
+        if self.off_topic_total:
+            parts.append(
+                f"off-topic handled {self.off_topic_accuracy:.1%} ({self.off_topic_correct}/{self.off_topic_total})"
+            )
+        if self.intent_total:
+            parts.append(
+                f"clinic and booking intents {self.intent_accuracy:.1%} ({self.intent_correct}/{self.intent_total})"
+            )
+        return ", ".join(parts)
 
 
-def load_heldout(path: Path) -> Dict[str, Any]:
-    """Reads the held-out file: ``topics: {topic: [messages]}`` and ``off_topic: [messages]``."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def load_heldout(*paths: Path) -> Dict[str, Any]:
+    """Reads held-out files: ``topics: {topic: [messages]}``, ``off_topic: [messages]`` and
+    ``intents: {intent: [messages]}`` (any of them), merged when several files are given."""
+    merged: Dict[str, Any] = {"topics": {}, "off_topic": [], "intents": {}}
+    for path in paths:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        merged["topics"].update(document.get("topics") or {})
+        merged["off_topic"].extend(document.get("off_topic") or [])
+        merged["intents"].update(document.get("intents") or {})
+    return merged
 
 
 async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
@@ -81,7 +107,18 @@ async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
                 tally[0] += 1
             else:
                 report.misses.append((expected, predicted, text))
-    for text in heldout["off_topic"]:
+    for intent, messages in (heldout.get("intents") or {}).items():
+        tally = report.per_intent.setdefault(intent, [0, 0])
+        for text in messages:
+            predicted = ((await parse(text)).get("intent") or {}).get("name") or ""
+            report.intent_total += 1
+            tally[1] += 1
+            if predicted == intent:
+                report.intent_correct += 1
+                tally[0] += 1
+            else:
+                report.misses.append((intent, predicted, text))
+    for text in heldout.get("off_topic") or []:
         predicted = predicted_label(await parse(text))
         report.off_topic_total += 1
         if predicted in NOT_ANSWERED:
@@ -102,9 +139,9 @@ def agent_parser(model_path: Path) -> Parse:
 def main(argv: List[str]) -> int:
     """Prints per-topic figures, the misses, and the summary line last."""
     model = Path(argv[1]) if len(argv) > 1 else Path("models/clinic-assistant.tar.gz")
-    heldout_path = Path(argv[2]) if len(argv) > 2 else Path("tests/heldout/faq_heldout.yml")
-    report = asyncio.run(score(agent_parser(model), load_heldout(heldout_path)))
-    for topic, (correct, total) in report.per_topic.items():
+    heldout_paths = [Path(arg) for arg in argv[2:]] or [Path("tests/heldout/faq_heldout.yml")]
+    report = asyncio.run(score(agent_parser(model), load_heldout(*heldout_paths)))
+    for topic, (correct, total) in {**report.per_topic, **report.per_intent}.items():
         print(f"  {topic:24} {correct}/{total}")
     confusions = Counter((expected, predicted) for expected, predicted, _ in report.misses)
     for (expected, predicted), count in confusions.most_common():

@@ -20,7 +20,9 @@ stop() {
 trap 'stop; exit 130' INT TERM
 trap stop EXIT
 
-"$BIN/rasa" run actions --actions actions --port 5055 &
+# The action server checks clinic.yml and the hand-off settings first and stops with a message
+# naming any bad field; it listens on 127.0.0.1 only.
+"$BIN/python" -m actions.server --port 5055 &
 pids+=($!)
 
 if [ "$MODE" = shell ]; then
@@ -38,7 +40,7 @@ for _ in $(seq 1 300); do
 
   The clinic assistant is running (Ctrl-C stops both servers).
     Rasa server:   http://localhost:5005   (REST channel)
-    Action server: http://localhost:5055
+    Action server: http://127.0.0.1:5055   (booking requests: python -m actions.staff list)
 
   Talk to it:
     curl -s http://localhost:5005/webhooks/rest/webhook \

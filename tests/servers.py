@@ -93,7 +93,7 @@ def start_assistant(model: Path, workdir: Path) -> RunningAssistant:
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n')
     env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2")
     commands = {
-        "actions": [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(assistant.action_port)],
+        "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],
         "rasa": [
             str(BIN / "rasa"), "run", "-m", str(model), "--port", str(assistant.rasa_port),
             "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),

@@ -1,0 +1,335 @@
+"""The booking conversation: ``booking_form`` asks for a name, a phone or email, a preferred
+day and time and consent, then shows a summary to confirm or correct.
+
+Every value is checked here, in the action server (``ValidateBookingForm``), because a
+visitor can set slots directly by typing ``/book_appointment{...}``; the final action
+checks all of them once more before anything is saved. Three failed tries at one
+question end the form with the clinic's phone number instead of looping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import runtime
+from actions.booking_validation import (
+    Parsed,
+    describe_day,
+    describe_hours,
+    describe_moment,
+    parse_contact,
+    parse_email,
+    parse_name,
+    parse_phone,
+    parse_preferred_time,
+)
+from actions.clinic_profile import ClinicProfile, current_profile
+
+logger = logging.getLogger(__name__)
+
+FORM = "booking_form"
+REQUIRED = ["full_name", "contact", "preferred_time", "consent", "booking_confirmed"]
+HELPERS = [
+    "phone", "email", "preferred_time_text", "preferred_day", "booking_tries",
+    "booking_stopped", "booking_change",
+]
+MAX_TRIES = 3
+MAX_TEXT = 200
+CHANGE_BUTTONS = [
+    {"title": "My name", "payload": '/change_booking{"booking_field": "full_name"}'},
+    {"title": "Phone or email", "payload": '/change_booking{"booking_field": "contact"}'},
+    {"title": "Day and time", "payload": '/change_booking{"booking_field": "preferred_time"}'},
+]
+FIELD_WORDS = {
+    "full_name": ("name",),
+    "contact": ("phone", "number", "email", "e-mail", "mail", "contact", "mobile", "cell"),
+    "preferred_time": ("time", "day", "date", "when", "hour", "morning", "afternoon", "evening"),
+}
+YES_WORDS = {"yes", "yep", "yeah", "ok", "okay", "sure", "agree", "i agree", "fine", "y", "correct", "confirm", "go ahead", "send", "send it"}
+NO_WORDS = {"no", "nope", "nah", "n", "don't", "do not", "disagree", "not ok"}
+
+
+def now_utc() -> datetime:
+    """The current moment (a function, so tests can pass their own clock)."""
+    return datetime.now(timezone.utc)
+
+
+def reset_booking() -> List[EventType]:
+    """Clears every booking slot, so the next booking starts empty."""
+    return [SlotSet(slot, None) for slot in REQUIRED + HELPERS]
+
+
+def field_named(text: str, entities: List[Dict[str, Any]]) -> Optional[str]:
+    """Which detail a visitor wants to change: from a button's entity, else from their words."""
+    for entity in entities or []:
+        if entity.get("entity") == "booking_field" and entity.get("value") in FIELD_WORDS:
+            return entity["value"]
+    words = (text or "").lower()
+    for field, keys in FIELD_WORDS.items():
+        if any(key in words for key in keys):
+            return field
+    return None
+
+
+def yes_or_no(text: str) -> Optional[bool]:
+    """A typed yes or no, when the NLU did not already say affirm or deny."""
+    cleaned = " ".join((text or "").lower().replace("!", " ").replace(".", " ").split())
+    if cleaned in YES_WORDS or cleaned.startswith(("yes ", "yeah ", "sure ", "ok ", "i agree")):
+        return True
+    if cleaned in NO_WORDS or cleaned.startswith(("no ", "nope ", "i don't", "i do not")):
+        return False
+    return None
+
+
+def too_many_tries(tries: float, profile: ClinicProfile, dispatcher: CollectingDispatcher) -> Dict[str, Any]:
+    """After the third failed try at one question: offer the phone and stop the form."""
+    if tries < MAX_TRIES:
+        return {"booking_tries": tries}
+    dispatcher.utter_message(
+        response="utter_booking_too_many_tries", clinic_phone=profile.phone, clinic_email=profile.email
+    )
+    return {"booking_tries": 0.0, "booking_stopped": True}
+
+
+class ValidateBookingForm(FormValidationAction):
+    """Checks each answer as it comes; a bad one is asked again with a reason."""
+
+    def name(self) -> Text:
+        return "validate_booking_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
+    ) -> List[Text]:
+        # A stopped form (too many tries, no consent) has nothing left to ask.
+        return [] if tracker.get_slot("booking_stopped") else domain_slots
+
+    def _failed(self, problem: str, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
+        dispatcher.utter_message(text=problem)
+        result = {slot: None}
+        result.update(too_many_tries((tracker.get_slot("booking_tries") or 0) + 1, current_profile(), dispatcher))
+        return result
+
+    def validate_full_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        parsed = parse_name(str(value or ""))
+        if not parsed.ok:
+            return self._failed(parsed.problem, "full_name", dispatcher, tracker)
+        return {"full_name": parsed.value, "booking_tries": 0.0}
+
+    def validate_contact(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        parsed = parse_contact(str(value or ""), current_profile().country)
+        if not parsed.ok:
+            return self._failed(parsed.problem, "contact", dispatcher, tracker)
+        found = parsed.value
+        shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
+        return {"contact": shown, "phone": found["phone"], "email": found["email"], "booking_tries": 0.0}
+
+    def validate_preferred_time(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        profile = current_profile()
+        text = str(value or "")[:MAX_TEXT]
+        hint = _day_or_none(tracker.get_slot("preferred_day"))
+        parsed = parse_preferred_time(text, profile, now_utc(), day_hint=hint)
+        if not parsed.ok:
+            return self._failed(parsed.problem, "preferred_time", dispatcher, tracker)
+        if "day" in parsed.value:  # a day the clinic is open, but no time yet: ask for one
+            day: date = parsed.value["day"]
+            return {
+                "preferred_time": None, "preferred_day": day.isoformat(),
+                "preferred_time_text": text, "booking_tries": 0.0,
+            }
+        earlier = tracker.get_slot("preferred_time_text") if hint else None
+        words = f"{earlier}, {text}" if earlier and earlier != text else text
+        return {
+            "preferred_time": parsed.value["when"].isoformat(),
+            "preferred_time_text": words[:MAX_TEXT],
+            "preferred_day": None,
+            "booking_tries": 0.0,
+        }
+
+    def validate_consent(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        answer = value if isinstance(value, bool) else yes_or_no(str(value or ""))
+        if answer is None:
+            return self._failed("Please answer yes or no.", "consent", dispatcher, tracker)
+        if answer is False:
+            profile = current_profile()
+            dispatcher.utter_message(response="utter_booking_no_consent", clinic_phone=profile.phone)
+            return {"consent": False, "booking_stopped": True, "booking_tries": 0.0}
+        return {"consent": True, "booking_tries": 0.0}
+
+    def validate_booking_confirmed(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        latest = tracker.latest_message or {}
+        if value is True or (isinstance(value, str) and yes_or_no(value) is True and not field_named(value, [])):
+            return {"booking_confirmed": True, "booking_change": None, "booking_tries": 0.0}
+        field = field_named(str(value or "") if value not in (True, False) else "", latest.get("entities") or [])
+        if field is None and value not in (False, "change") and yes_or_no(str(value)) is not False:
+            return self._failed(
+                "Sorry, I didn't follow. Shall I send the request as it is, or would you like to change something?",
+                "booking_confirmed", dispatcher, tracker,
+            )
+        if field is None:  # "no" or "change something": ask which detail
+            return {"booking_confirmed": None, "booking_change": "ask", "booking_tries": 0.0}
+        cleared: Dict[str, Any] = {field: None, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0}
+        if field == "contact":
+            cleared.update(phone=None, email=None)
+        if field == "preferred_time":
+            cleared.update(preferred_time_text=None, preferred_day=None)
+        return cleared
+
+
+def _day_or_none(value: Any) -> Optional[date]:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+class ActionAskPreferredTime(Action):
+    """Asks for a day and time, or only the time when the visitor already gave a day."""
+
+    def name(self) -> Text:
+        return "action_ask_preferred_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        profile = current_profile()
+        day = _day_or_none(tracker.get_slot("preferred_day"))
+        if day:
+            dispatcher.utter_message(
+                response="utter_ask_time_on_day", day=describe_day(day), hours=describe_hours(profile, day)
+            )
+        else:
+            dispatcher.utter_message(response="utter_ask_preferred_time")
+        return []
+
+
+class ActionAskConsent(Action):
+    """Shows the privacy notice and asks for explicit consent to be contacted."""
+
+    def name(self) -> Text:
+        return "action_ask_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        profile = current_profile()
+        dispatcher.utter_message(
+            response="utter_ask_consent", clinic_name=profile.name, privacy_notice=profile.privacy_notice
+        )
+        return []
+
+
+def summary_text(tracker: Tracker, profile: ClinicProfile) -> Dict[str, str]:
+    """The template values of the summary the visitor confirms."""
+    when = tracker.get_slot("preferred_time")
+    try:
+        moment = datetime.fromisoformat(when).astimezone(profile.zone) if when else None
+    except ValueError:
+        moment = None
+    return {
+        "full_name": tracker.get_slot("full_name") or "",
+        "contact": tracker.get_slot("contact") or "",
+        "when": describe_moment(moment) if moment else "",
+    }
+
+
+class ActionAskBookingConfirmed(Action):
+    """The summary to confirm or correct; or, after a "no", which detail to change."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        if tracker.get_slot("booking_change") == "ask":
+            dispatcher.utter_message(response="utter_ask_what_to_change", buttons=CHANGE_BUTTONS)
+            return []
+        dispatcher.utter_message(response="utter_booking_summary", **summary_text(tracker, current_profile()))
+        return []
+
+
+def checked_booking(slots: Dict[str, Any], profile: ClinicProfile, now: datetime):
+    """Checks every slot once more and builds what is saved; None when anything is off.
+
+    The form validated each answer, but slots can also be set by anything the visitor
+    types as ``/intent{...}``, so nothing is saved on trust.
+    """
+    from actions.booking_store import NewBooking
+
+    name = parse_name(str(slots.get("full_name") or ""))
+    phone = slots.get("phone")
+    email = slots.get("email")
+    if phone is not None and parse_phone(str(phone), profile.country).value != phone:
+        return None
+    if email is not None and parse_email(str(email)) != email:
+        return None
+    try:
+        when = datetime.fromisoformat(str(slots.get("preferred_time")))
+    except ValueError:
+        return None
+    if (
+        not name.ok or name.value != slots.get("full_name") or not (phone or email)
+        or when.tzinfo is None or when <= now or not profile.is_open_at(when)
+        or slots.get("consent") is not True or slots.get("booking_confirmed") is not True
+    ):
+        return None
+    return NewBooking(
+        kind="booking",
+        name=name.value,
+        phone=phone,
+        email=email,
+        requested_time=when.astimezone(profile.zone),
+        requested_time_text=str(slots.get("preferred_time_text") or "")[:MAX_TEXT] or None,
+        timezone=profile.timezone,
+        consent_at=now,
+    )
+
+
+class ActionFinishBooking(Action):
+    """After the form: save the request durably, then (only then) give the reference."""
+
+    def name(self) -> Text:
+        return "action_finish_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        if tracker.get_slot("booking_stopped") or tracker.get_slot("booking_confirmed") is not True:
+            return reset_booking()  # the form already told the visitor why it stopped
+        profile = current_profile()
+        now = now_utc()
+        booking = checked_booking(tracker.current_slot_values(), profile, now)
+        services = runtime.current()
+        if booking is None:
+            logger.warning("booking not saved: a slot failed the final check")
+            dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
+            return reset_booking()
+        if services is None:
+            logger.error("booking not saved: the booking store is not running in this action server")
+            dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
+            return reset_booking()
+        try:
+            stored = await asyncio.to_thread(services.store.save, booking, services.delivery.channels, now)
+        except Exception as error:  # noqa: BLE001 - any failure to save is told to the visitor
+            logger.error("booking not saved: %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
+            return reset_booking()
+        logger.info("booking %s saved", stored.reference)
+        services.worker.wake()
+        dispatcher.utter_message(
+            response="utter_booking_saved",
+            reference=stored.reference,
+            reply_time=profile.booking_reply_time,
+            clinic_phone=profile.phone,
+        )
+        return reset_booking()
+
+
+class ActionCancelBooking(Action):
+    """The visitor stopped the booking: nothing is saved, every booking slot is cleared."""
+
+    def name(self) -> Text:
+        return "action_cancel_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_booking_cancelled")
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_booking()

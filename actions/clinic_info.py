@@ -1,0 +1,107 @@
+"""Answers about the clinic itself (hours, location, contact, cost), written from ``clinic.yml``.
+
+The answers come from the profile, not from training data, so a clinic changes them
+by editing the file and restarting the action server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.booking_validation import describe_hours, describe_moment
+from actions.clinic_profile import WEEKDAYS, ClinicProfile, current_profile
+
+BOOK_BUTTON = {"title": "Request an appointment", "payload": "/book_appointment"}
+
+
+def book_buttons(tracker: Tracker) -> List[Dict[str, str]]:
+    """Offer to book, unless the visitor is already in the middle of a booking."""
+    return [] if (tracker.active_loop or {}).get("name") else [dict(BOOK_BUTTON)]
+
+
+def weekly_hours(profile: ClinicProfile, now: datetime) -> List[str]:
+    """One line per weekday, like ``Monday: 8 am to 6 pm`` or ``Sunday: closed``, Monday first."""
+    local = now.astimezone(profile.zone).date()
+    lines = []
+    for offset in range(7):
+        day = local.fromordinal(local.toordinal() - local.weekday() + offset)
+        hours = describe_hours(profile, day) or "closed"
+        lines.append(f"{WEEKDAYS[offset].capitalize()}: {hours}")
+    return lines
+
+
+def open_now_line(profile: ClinicProfile, now: datetime) -> str:
+    """Whether the clinic is open right now, and when it next opens if not."""
+    if profile.is_open_at(now):
+        return "We're open right now."
+    upcoming = profile.next_opening(now)
+    return f"We're closed right now; we open again {describe_moment(upcoming)}." if upcoming else ""
+
+
+def hours_answer(profile: ClinicProfile, now: datetime) -> str:
+    """The opening-hours answer."""
+    return "\n".join(
+        [f"{profile.name} is open (times are {profile.timezone} time):"]
+        + weekly_hours(profile, now)
+        + [open_now_line(profile, now)]
+    ).strip()
+
+
+def location_answer(profile: ClinicProfile) -> str:
+    """The address, and directions when the profile has them."""
+    text = f"You'll find {profile.name} at {profile.address}."
+    return f"{text} {profile.directions}" if profile.directions else text
+
+
+def contact_answer(profile: ClinicProfile) -> str:
+    """How to reach the clinic."""
+    return (
+        f"You can call {profile.name} on {profile.phone} or email {profile.email}. "
+        "I can also pass a booking request to the team for you."
+    )
+
+
+def cost_answer(profile: ClinicProfile) -> str:
+    """The price list and the insurance text."""
+    prices = [f"- {line.item}: {line.price}" for line in profile.prices]
+    return "\n".join(["Our prices:"] + prices + [profile.insurance])
+
+
+class ActionTellHours(Action):
+    def name(self) -> Text:
+        return "action_tell_hours"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+        dispatcher.utter_message(text=hours_answer(current_profile(), datetime.now(timezone.utc)), buttons=book_buttons(tracker))
+        return []
+
+
+class ActionTellLocation(Action):
+    def name(self) -> Text:
+        return "action_tell_location"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+        dispatcher.utter_message(text=location_answer(current_profile()))
+        return []
+
+
+class ActionTellContact(Action):
+    def name(self) -> Text:
+        return "action_tell_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+        dispatcher.utter_message(text=contact_answer(current_profile()), buttons=book_buttons(tracker))
+        return []
+
+
+class ActionTellCost(Action):
+    def name(self) -> Text:
+        return "action_tell_cost"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+        dispatcher.utter_message(text=cost_answer(current_profile()))
+        return []

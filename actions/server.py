@@ -1,0 +1,94 @@
+"""The action server: rasa-sdk's Sanic app, plus what the clinic assistant opens at start.
+
+Run it with ``python -m actions.server`` (``make run`` does). Before listening it checks
+the clinic profile and the hand-off settings and refuses to start, naming the bad
+field or variable; in Sanic's ``before_server_start`` it opens the booking store and
+starts the delivery worker, which resumes any request left pending by a previous run.
+
+Options: ``--port`` (default ``ACTION_SERVER_PORT`` or 5055) and ``--host`` (default
+``ACTION_SERVER_HOST`` or 127.0.0.1: Rasa reaches it on the same machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+from rasa_sdk.endpoint import create_app
+
+from actions import runtime, settings
+from actions.clinic_profile import ClinicProfileError, current_profile
+
+logger = logging.getLogger("actions.server")
+
+# Loggers that could print a visitor's words or details at DEBUG are kept at INFO or above.
+QUIET_LOGGERS = ("rasa_sdk", "sanic.access", "aiohttp", "urllib3", "asyncio")
+
+
+def configure_logging() -> None:
+    """INFO to stderr; never DEBUG, whose records can include what visitors typed."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if name == "sanic.access" else logging.INFO)
+
+
+def check_configuration() -> None:
+    """Loads the clinic profile and the hand-off settings; raises with the bad field named."""
+    current_profile.cache_clear()
+    current_profile()
+    settings.delivery_settings()
+
+
+def build_app():
+    """rasa-sdk's app with the booking store and delivery worker tied to its start and stop."""
+    from actions.booking_store import BookingStore
+    from actions.delivery import DeliveryWorker
+
+    app = create_app("actions", cors_origins=None)
+
+    @app.listener("before_server_start")
+    async def open_services(app, loop):  # noqa: ARG001 - Sanic's listener signature
+        profile = current_profile()
+        delivery = settings.delivery_settings()
+        store = BookingStore(settings.bookings_db_url())
+        store.open()
+        worker = DeliveryWorker(store, delivery, clinic_name=profile.name, clinic_email=profile.email)
+        await worker.start()
+        runtime.install(runtime.Services(profile=profile, delivery=delivery, store=store, worker=worker))
+        channels = ", ".join(delivery.channels) or "none (requests wait in the store for staff)"
+        logger.info("booking store open; delivery channels: %s", channels)
+
+    @app.listener("after_server_stop")
+    async def close_services(app, loop):  # noqa: ARG001
+        services = runtime.current()
+        runtime.install(None)
+        if services is not None:
+            await services.worker.stop()
+            services.store.close()
+
+    return app
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m actions.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--host", default=None)
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        check_configuration()
+        port = args.port or settings.action_server_port()
+        host = args.host or settings.action_server_host()
+    except (ClinicProfileError, settings.SettingsError) as error:
+        print(f"The action server cannot start: {error}", file=sys.stderr)
+        return 2
+    app = build_app()
+    logger.info("action server listening on http://%s:%s", host, port)
+    app.run(host=host, port=port, workers=1, access_log=False, motd=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
