@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import date, datetime, timezone
 from typing import Any, Dict, List, Optional, Text
 
@@ -20,7 +21,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
 from actions.booking_validation import (
-    Parsed,
     describe_day,
     describe_hours,
     describe_moment,
@@ -71,9 +71,9 @@ def field_named(text: str, entities: List[Dict[str, Any]]) -> Optional[str]:
     for entity in entities or []:
         if entity.get("entity") == "booking_field" and entity.get("value") in FIELD_WORDS:
             return entity["value"]
-    words = (text or "").lower()
+    words = set(re.findall(r"[a-z-]+", (text or "").lower()))
     for field, keys in FIELD_WORDS.items():
-        if any(key in words for key in keys):
+        if words & set(keys):
             return field
     return None
 
@@ -164,22 +164,47 @@ class ValidateBookingForm(FormValidationAction):
 
     def validate_booking_confirmed(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         latest = tracker.latest_message or {}
-        if value is True or (isinstance(value, str) and yes_or_no(value) is True and not field_named(value, [])):
+        text = str(latest.get("text") or "")
+        field = field_named(text, latest.get("entities") or [])
+        answer = value if isinstance(value, bool) else yes_or_no(text)
+        if answer is True and field is None:
             return {"booking_confirmed": True, "booking_change": None, "booking_tries": 0.0}
-        field = field_named(str(value or "") if value not in (True, False) else "", latest.get("entities") or [])
-        if field is None and value not in (False, "change") and yes_or_no(str(value)) is not False:
-            return self._failed(
-                "Sorry, I didn't follow. Shall I send the request as it is, or would you like to change something?",
-                "booking_confirmed", dispatcher, tracker,
-            )
-        if field is None:  # "no" or "change something": ask which detail
+        if field is not None:  # "change the time", or a button naming the detail: ask it again
+            cleared: Dict[str, Any] = {
+                field: None, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0,
+            }
+            if field == "contact":
+                cleared.update(phone=None, email=None)
+            if field == "preferred_time":
+                cleared.update(preferred_time_text=None, preferred_day=None)
+            return cleared
+        if answer is False or value == "change":  # "no" or "change something": ask which detail
             return {"booking_confirmed": None, "booking_change": "ask", "booking_tries": 0.0}
-        cleared: Dict[str, Any] = {field: None, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0}
-        if field == "contact":
-            cleared.update(phone=None, email=None)
-        if field == "preferred_time":
-            cleared.update(preferred_time_text=None, preferred_day=None)
-        return cleared
+        corrected = self._corrected_detail(text, tracker)
+        if corrected:  # the visitor typed the new value straight away ("wednesday at 2pm")
+            return {**corrected, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0}
+        return self._failed(
+            "Sorry, I didn't follow. Shall I send the request as it is, or would you like to change something?",
+            "booking_confirmed", dispatcher, tracker,
+        )
+
+    @staticmethod
+    def _corrected_detail(text: str, tracker: Tracker) -> Dict[str, Any]:
+        """A new phone, email or day and time typed at the summary, already checked; else {}."""
+        profile = current_profile()
+        contact = parse_contact(text, profile.country)
+        if contact.ok:
+            found = contact.value
+            shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
+            return {"contact": shown, "phone": found["phone"], "email": found["email"]}
+        moment = parse_preferred_time(text[:MAX_TEXT], profile, now_utc())
+        if moment.ok and "when" in moment.value:
+            return {
+                "preferred_time": moment.value["when"].isoformat(),
+                "preferred_time_text": text[:MAX_TEXT],
+                "preferred_day": None,
+            }
+        return {}
 
 
 def _day_or_none(value: Any) -> Optional[date]:

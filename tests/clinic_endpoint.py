@@ -111,6 +111,11 @@ class ClinicEndpoint:
         with self._lock:
             self._failures.extend([status] * n)
 
+    def stop_failing(self) -> None:
+        """Forgets any failures still scripted by ``fail_next``."""
+        with self._lock:
+            self._failures.clear()
+
     def delay_next(self, n: int, seconds: float) -> None:
         """Sleeps ``seconds`` before handling each of the next ``n`` requests."""
         with self._lock:

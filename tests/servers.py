@@ -49,6 +49,8 @@ class RunningAssistant:
     action_port: int
     processes: List[subprocess.Popen] = field(default_factory=list)
     logs: List[Path] = field(default_factory=list)
+    commands: Dict[str, List[str]] = field(default_factory=dict)
+    env: Dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -76,6 +78,22 @@ class RunningAssistant:
         assert status == 200, (status, replies)
         return replies
 
+    def restart_actions(self) -> None:
+        """Stops the action server (SIGTERM) and starts it again on the same port."""
+        old = self.processes[0]
+        old.terminate()
+        old.wait(timeout=30)
+        log = self.logs[0].with_name(f"actions-{len(self.logs)}.log")
+        self.logs.append(log)
+        self.processes[0] = subprocess.Popen(
+            self.commands["actions"], cwd=ROOT, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
+        wait_for(f"http://127.0.0.1:{self.action_port}/health", self.processes[0], log)
+
+    def log_text(self) -> str:
+        """Everything every server process has logged so far."""
+        return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
+
     def stop(self) -> None:
         for process in self.processes:
             process.terminate()
@@ -86,12 +104,20 @@ class RunningAssistant:
                 process.kill()
 
 
-def start_assistant(model: Path, workdir: Path) -> RunningAssistant:
-    """Starts the action server and Rasa (REST channel, HTTP API off) with ``model``."""
+def start_assistant(model: Path, workdir: Path, env: Optional[Dict[str, str]] = None) -> RunningAssistant:
+    """Starts the action server and Rasa (REST channel, HTTP API off) with ``model``.
+
+    ``env`` adds environment variables (booking store, clinic endpoint...) for both servers;
+    the booking store defaults to an SQLite file in ``workdir``.
+    """
     assistant = RunningAssistant(rasa_port=free_port(), action_port=free_port())
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n')
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
+        BOOKINGS_DB_URL=f"sqlite:///{workdir / 'bookings.db'}", **(env or {}),
+    )
+    assistant.env = env
     commands = {
         "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],
         "rasa": [
@@ -99,6 +125,7 @@ def start_assistant(model: Path, workdir: Path) -> RunningAssistant:
             "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
         ],
     }
+    assistant.commands = commands
     try:
         for name, command in commands.items():
             log = workdir / f"{name}.log"
