@@ -132,6 +132,10 @@ class ValidateBookingForm(FormValidationAction):
 
     def validate_preferred_time(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         profile = current_profile()
+        if tracker.get_slot("requested_slot") != "preferred_time" and valid_moment(value, profile, now_utc()):
+            # Taken from the message that started the booking ("can I come Tuesday at 5?"),
+            # already read and checked by ActionStartBooking.
+            return {"preferred_time": value}
         text = str(value or "")[:MAX_TEXT]
         hint = _day_or_none(tracker.get_slot("preferred_day"))
         parsed = parse_preferred_time(text, profile, now_utc(), day_hint=hint)
@@ -212,6 +216,55 @@ def _day_or_none(value: Any) -> Optional[date]:
         return date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+
+
+DAY_WORDS = re.compile(
+    r"\b(today|tonight|tomorrow|tmrw|next|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|"
+    r"(mon|tues|wednes|thurs|fri|satur|sun)day|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|"
+    r"\d{1,2}(st|nd|rd|th)|\d{1,2}(:\d\d)?\s*(am|pm))\b",
+    re.IGNORECASE,
+)
+
+
+def valid_moment(value: Any, profile: ClinicProfile, now: datetime) -> bool:
+    """Whether ``value`` is an ISO time with an offset, in the future, when the clinic is open."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment > now and profile.is_open_at(moment)
+
+
+def time_from_opening_message(text: str, profile: ClinicProfile, now: datetime) -> Dict[str, Any]:
+    """Slots for a day and time named in the message that started the booking, else {}.
+
+    Only a message that names a day ("can I come Tuesday at 5?") is read; a day the
+    clinic is open without a time leaves the day for the time question to build on.
+    Anything refused (closed, past) is left for the form to ask, with its reasons.
+    """
+    if not DAY_WORDS.search(text or ""):
+        return {}
+    parsed = parse_preferred_time(text[:MAX_TEXT], profile, now)
+    if not parsed.ok:
+        return {}
+    if "when" in parsed.value and not parsed.value.get("asap"):
+        return {"preferred_time": parsed.value["when"].isoformat(), "preferred_time_text": text[:MAX_TEXT]}
+    if "day" in parsed.value:
+        return {"preferred_day": parsed.value["day"].isoformat(), "preferred_time_text": text[:MAX_TEXT]}
+    return {}
+
+
+class ActionStartBooking(Action):
+    """Says how booking works, and keeps a day and time the visitor already named."""
+
+    def name(self) -> Text:
+        return "action_start_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_booking_intro")
+        text = str((tracker.latest_message or {}).get("text") or "")
+        found = time_from_opening_message(text, current_profile(), now_utc())
+        return reset_booking() + [SlotSet(slot, value) for slot, value in found.items()]
 
 
 class ActionAskPreferredTime(Action):

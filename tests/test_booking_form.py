@@ -238,3 +238,41 @@ def test_cancel_clears_everything_and_ends_the_form():
     assert events[0] == {"event": "active_loop", "name": None, "timestamp": None}
     assert all(event in events for event in reset_booking())
     assert dispatcher.messages[0]["response"] == "utter_booking_cancelled"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("can i come tuesday at 5", {"preferred_time": "2026-11-24T17:00:00-05:00", "preferred_time_text": "can i come tuesday at 5"}),
+        ("can I come Tuesday?", {"preferred_day": "2026-11-24", "preferred_time_text": "can I come Tuesday?"}),
+        ("I'd like to book an appointment", {}),
+        ("book me in for 2 sessions", {}),
+        ("can I come sunday at 10", {}),  # closed: left for the form to ask, with its reasons
+    ],
+)
+def test_a_day_named_when_starting_is_kept(text, expected):
+    from actions.booking_form import time_from_opening_message
+
+    assert time_from_opening_message(text, current_profile(), NOW) == expected
+
+
+def test_start_booking_clears_old_slots_and_keeps_the_named_time():
+    from actions.booking_form import ActionStartBooking
+
+    dispatcher = CollectingDispatcher()
+    latest = {"text": "can i come tuesday at 5", "intent": {"name": "book_appointment"}, "entities": []}
+    events = asyncio.run(ActionStartBooking().run(dispatcher, Tracker("v", {}, latest, [], False, None, {}, ""), DOMAIN))
+    assert events == reset_booking() + [
+        SlotSet("preferred_time", "2026-11-24T17:00:00-05:00"), SlotSet("preferred_time_text", "can i come tuesday at 5"),
+    ]
+    assert dispatcher.messages[0]["response"] == "utter_booking_intro"
+    # At activation the form validates the time it was given, without asking again.
+    slots = {name: None for name in DOMAIN["slots"]}
+    slots["preferred_time"] = "2026-11-24T17:00:00-05:00"
+    events = [
+        {"event": "user", "text": latest["text"], "parse_data": latest},
+        {"event": "slot", "name": "preferred_time", "value": "2026-11-24T17:00:00-05:00"},
+    ]
+    activation = Tracker("v", slots, latest, events, False, None, {"name": "booking_form"}, "")
+    validated = asyncio.run(ValidateBookingForm().run(CollectingDispatcher(), activation, DOMAIN))
+    assert validated == [SlotSet("preferred_time", "2026-11-24T17:00:00-05:00")]
