@@ -8,6 +8,12 @@ the visitor then gets an arbitrary answer. This component runs after the
 intent but the selector's best topic is weak, or barely ahead of the runner-up,
 it turns the prediction into ``nlu_fallback``. The selector's ranking stays in
 the parse data, so the clarifying action can still offer the closest topics.
+
+The other way round, optionally (``rescue_threshold``): when ``FallbackClassifier``
+gave up because no intent was confident, but the selector, which is trained on
+the FAQ questions alone, is very sure of one topic, the message is answered with
+that topic. With more intents sharing words with FAQ questions ("hour", "first
+visit"), the intent's confidence is spread thin where the topic is not.
 """
 
 from __future__ import annotations
@@ -55,12 +61,16 @@ class ResponseSelectorFallback(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """The component's defaults; ``config.yml`` sets the measured values."""
-        return {"retrieval_intent": "faq", "threshold": 0.5, "ambiguity_threshold": 0.1}
+        return {
+            "retrieval_intent": "faq", "threshold": 0.5, "ambiguity_threshold": 0.1, "rescue_threshold": None,
+        }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._retrieval_intent = config["retrieval_intent"]
         self._threshold = float(config["threshold"])
         self._ambiguity_threshold = float(config["ambiguity_threshold"])
+        rescue = config.get("rescue_threshold")
+        self._rescue_threshold = None if rescue is None else float(rescue)
 
     @classmethod
     def create(
@@ -80,10 +90,28 @@ class ResponseSelectorFallback(GraphComponent):
             return None
         return selector.get("ranking") or []
 
+    def _rescue(self, message: Message) -> None:
+        """Answers from a very confident topic when only the intent was unsure."""
+        ranking = self._selector_ranking(message)
+        if not ranking or ranking[0]["confidence"] < self._rescue_threshold:
+            return
+        chosen = {"name": self._retrieval_intent, "confidence": ranking[0]["confidence"]}
+        message.data["intent"] = chosen
+        others = [
+            entry
+            for entry in message.get("intent_ranking") or []
+            if entry.get("name") not in (FALLBACK_INTENT, self._retrieval_intent)
+        ]
+        message.data["intent_ranking"] = [chosen] + others
+
     def process(self, messages: List[Message]) -> List[Message]:
-        """Replaces weak retrieval-intent predictions with ``nlu_fallback``."""
+        """Replaces weak retrieval-intent predictions with ``nlu_fallback``, and
+        (with ``rescue_threshold``) unsure intents with a very confident topic."""
         for message in messages:
             intent = message.get("intent") or {}
+            if intent.get("name") == FALLBACK_INTENT and self._rescue_threshold is not None:
+                self._rescue(message)
+                continue
             if intent.get("name") != self._retrieval_intent:
                 continue
             ranking = self._selector_ranking(message)

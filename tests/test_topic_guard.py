@@ -55,4 +55,40 @@ def test_other_intents_are_left_alone():
 
 
 def test_defaults_are_complete():
-    assert set(ResponseSelectorFallback.get_default_config()) == {"retrieval_intent", "threshold", "ambiguity_threshold"}
+    assert set(ResponseSelectorFallback.get_default_config()) == {
+        "retrieval_intent", "threshold", "ambiguity_threshold", "rescue_threshold",
+    }
+    assert ResponseSelectorFallback.get_default_config()["rescue_threshold"] is None  # off unless configured
+
+
+def unsure_intent(*confidences) -> Message:
+    """What FallbackClassifier leaves when no intent was confident."""
+    msg = message("nlu_fallback", *confidences)
+    msg.data["intent"] = {"name": "nlu_fallback", "confidence": 0.6}
+    msg.data["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_hours", "confidence": 0.49},
+        {"name": "faq", "confidence": 0.3},
+    ]
+    return msg
+
+
+def rescuer() -> ResponseSelectorFallback:
+    return ResponseSelectorFallback(
+        {"retrieval_intent": "faq", "threshold": 0.3, "ambiguity_threshold": 0.0, "rescue_threshold": 0.8}
+    )
+
+
+def test_a_very_sure_topic_answers_when_only_the_intent_was_unsure():
+    [msg] = rescuer().process([unsure_intent(0.98, 0.01)])
+    assert msg.get("intent") == {"name": "faq", "confidence": 0.98}
+    assert [entry["name"] for entry in msg.get("intent_ranking")] == ["faq", "ask_hours"]
+
+
+def test_a_merely_likely_topic_stays_a_fallback():
+    [msg] = rescuer().process([unsure_intent(0.77, 0.1)])
+    assert msg.get("intent")["name"] == "nlu_fallback"
+
+
+def test_without_rescue_threshold_fallbacks_stay():
+    [msg] = guard().process([unsure_intent(0.99, 0.0)])
+    assert msg.get("intent")["name"] == "nlu_fallback"
