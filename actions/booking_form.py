@@ -117,12 +117,16 @@ class ValidateBookingForm(FormValidationAction):
         return result
 
     def validate_full_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        if value is None:  # cleared, not answered: nothing to check
+            return {}
         parsed = parse_name(str(value or ""))
         if not parsed.ok:
             return self._failed(parsed.problem, "full_name", dispatcher, tracker)
         return {"full_name": parsed.value, "booking_tries": 0.0}
 
     def validate_contact(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        if value is None:
+            return {}
         parsed = parse_contact(str(value or ""), current_profile().country)
         if not parsed.ok:
             return self._failed(parsed.problem, "contact", dispatcher, tracker)
@@ -131,6 +135,8 @@ class ValidateBookingForm(FormValidationAction):
         return {"contact": shown, "phone": found["phone"], "email": found["email"], "booking_tries": 0.0}
 
     def validate_preferred_time(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        if value is None:
+            return {}
         profile = current_profile()
         if tracker.get_slot("requested_slot") != "preferred_time" and valid_moment(value, profile, now_utc()):
             # Taken from the message that started the booking ("can I come Tuesday at 5?"),
@@ -157,6 +163,8 @@ class ValidateBookingForm(FormValidationAction):
         }
 
     def validate_consent(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        if value is None:
+            return {}
         answer = value if isinstance(value, bool) else yes_or_no(str(value or ""))
         if answer is None:
             return self._failed("Please answer yes or no.", "consent", dispatcher, tracker)
@@ -167,6 +175,8 @@ class ValidateBookingForm(FormValidationAction):
         return {"consent": True, "booking_tries": 0.0}
 
     def validate_booking_confirmed(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        if value is None:
+            return {}
         latest = tracker.latest_message or {}
         text = str(latest.get("text") or "")
         field = field_named(text, latest.get("entities") or [])
@@ -264,7 +274,10 @@ class ActionStartBooking(Action):
         dispatcher.utter_message(response="utter_booking_intro")
         text = str((tracker.latest_message or {}).get("text") or "")
         found = time_from_opening_message(text, current_profile(), now_utc())
-        return reset_booking() + [SlotSet(slot, value) for slot, value in found.items()]
+        # Only slots left over from an earlier booking are cleared: every slot set here is
+        # handed to the form's validator when the form starts.
+        leftovers = [SlotSet(slot, None) for slot in REQUIRED + HELPERS if tracker.get_slot(slot) is not None]
+        return leftovers + [SlotSet(slot, value) for slot, value in found.items()]
 
 
 class ActionAskPreferredTime(Action):

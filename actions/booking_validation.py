@@ -51,6 +51,7 @@ _NOT_A_NAME_START = {
     "what", "how", "when", "where", "why", "who", "can", "could", "do", "does", "is", "are", "i", "im",
     "hi", "hello", "hey", "yes", "yeah", "no", "nope", "ok", "okay", "thanks", "thank", "please",
     "sorry", "book", "cancel", "stop", "the", "a", "my", "your", "not", "dont", "don't", "idk",
+    "bye", "goodbye", "cheers", "ta", "thx",
 }
 _NOT_IN_NAMES = re.compile(r"[0-9@/\\{}<>\[\]_=#$%^*|~?]|https?:|www\.", re.IGNORECASE)
 

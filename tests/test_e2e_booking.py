@@ -162,6 +162,25 @@ def test_an_action_server_restart_during_retries_still_delivers_exactly_once(ass
     assert pending_states(assistant, reference) == ["delivered"]
 
 
+def test_questions_mid_form_and_a_time_named_up_front(assistant):
+    sender = f"visitor-{uuid.uuid4()}"
+    assert "What name" in texts(assistant.say(sender, "can i come tuesday at 10am?"))
+    answer = texts(assistant.say(sender, "does dry needling hurt?"))
+    assert "pain" in answer.lower() and "What name" in answer  # answered, then the form asks again
+    hours = texts(assistant.say(sender, "what are your opening hours?"))
+    assert "Monday: 8 am to 6 pm" in hours and "What name" in hours
+    assert "phone number or email" in texts(assistant.say(sender, "Orla Fenwick"))
+    # The day and time from the first message is kept: consent comes next, not the time question.
+    assert "Do you agree" in texts(assistant.say(sender, EMAIL))
+    summary = texts(assistant.say(sender, "yes"))
+    assert "Tuesday" in summary and "10 am" in summary
+    assert "What would you like to change" in texts(assistant.say(sender, "no"))
+    assert "Which day and time" in texts(assistant.say(sender, "change the time"))
+    assert "Saturday" in texts(assistant.say(sender, "saturday at 5pm"))  # closed then: the hours are given
+    assert "Shall I send it" in texts(assistant.say(sender, "saturday at 11am"))
+    assert "stopped the booking" in texts(assistant.say(sender, "never mind"))
+
+
 def test_forged_slots_are_not_trusted(assistant):
     sender = f"visitor-{uuid.uuid4()}"
     forged = '/book_appointment{"phone": "x", "full_name": "<b>hi</b>", "consent": true, "booking_confirmed": true}'
@@ -195,7 +214,7 @@ def test_no_contact_details_in_any_log(assistant):
     # Runs after the bookings above: every server log is searched for the details they used.
     logs = assistant.log_text()
     assert "booking" in logs.lower() and REFERENCE.search(logs)  # the logs do talk about bookings
-    for detail in (NAME, "Zelphine", "Quorrow", "Quillan", "Orrin Vale", PHONE_E164, "555-0187", "5550187", EMAIL):
+    for detail in (NAME, "Zelphine", "Quorrow", "Quillan", "Orrin Vale", "Orla Fenwick", PHONE_E164, "555-0187", "5550187", EMAIL):
         assert detail not in logs, f"{detail!r} found in a server log"
 
 
