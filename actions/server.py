@@ -12,8 +12,10 @@ Options: ``--port`` (default ``ACTION_SERVER_PORT`` or 5055) and ``--host`` (def
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
+from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
 from rasa_sdk.endpoint import create_app
@@ -41,6 +43,23 @@ def check_configuration() -> None:
     settings.delivery_settings()
 
 
+RETENTION_CHECK_SECONDS = 6 * 3600
+
+
+async def keep_retention(store, retention_days: int, every_seconds: float = RETENTION_CHECK_SECONDS) -> None:
+    """Deletes booking requests older than the profile's ``retention_days``, now and every few hours,
+    so what the privacy notice promises happens without staff remembering to purge."""
+    while True:
+        cutoff = datetime.now(timezone.utc) - timedelta(days=retention_days)
+        try:
+            removed = await asyncio.to_thread(store.purge, cutoff)
+            if removed:
+                logger.info("retention: removed %d booking requests older than %d days", removed, retention_days)
+        except Exception as error:  # noqa: BLE001 - a failed purge is retried at the next check
+            logger.error("retention: purge failed (%s)", type(error).__name__)
+        await asyncio.sleep(every_seconds)
+
+
 def build_app():
     """rasa-sdk's app with the booking store and delivery worker tied to its start and stop."""
     from actions.booking_store import BookingStore
@@ -57,11 +76,15 @@ def build_app():
         worker = DeliveryWorker(store, delivery, clinic_name=profile.name, clinic_email=profile.email)
         await worker.start()
         runtime.install(runtime.Services(profile=profile, delivery=delivery, store=store, worker=worker))
+        app.ctx.retention = asyncio.create_task(keep_retention(store, profile.retention_days))
         channels = ", ".join(delivery.channels) or "none (requests wait in the store for staff)"
         logger.info("booking store open; delivery channels: %s", channels)
 
     @app.listener("after_server_stop")
     async def close_services(app, loop):  # noqa: ARG001
+        retention = getattr(app.ctx, "retention", None)
+        if retention is not None:
+            retention.cancel()
         services = runtime.current()
         runtime.install(None)
         if services is not None:

@@ -39,3 +39,29 @@ def test_a_webhook_without_a_secret_stops_the_server(tmp_path):
 def test_email_without_an_inbox_stops_the_server(tmp_path):
     code, stderr = start(tmp_path, SMTP_HOST="127.0.0.1", CLINIC_BOOKING_EMAIL="")
     assert code == 2 and "CLINIC_BOOKING_EMAIL" in stderr
+
+
+def test_retention_removes_only_requests_older_than_the_profile_says(tmp_path):
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    from actions.booking_store import BookingStore, NewBooking
+    from actions.server import keep_retention
+
+    store = BookingStore(f"sqlite:///{tmp_path / 'b.db'}").open()
+    now = datetime.now(timezone.utc)
+    for age_days in (100, 10):
+        store.save(
+            NewBooking("booking", "Old Or New", None, "x@mail.example", now + timedelta(days=3), "soon",
+                       "America/New_York", now - timedelta(days=age_days)),
+            (), now - timedelta(days=age_days),
+        )
+
+    async def one_pass():
+        task = asyncio.create_task(keep_retention(store, 90, every_seconds=60))
+        await asyncio.sleep(0.5)
+        task.cancel()
+
+    asyncio.run(one_pass())
+    kept = store.list()
+    assert len(kept) == 1 and kept[0].created_at > now - timedelta(days=11)

@@ -218,21 +218,22 @@ def test_no_contact_details_in_any_log(assistant):
         assert detail not in logs, f"{detail!r} found in a server log"
 
 
-def pending_states(assistant: RunningAssistant, reference: str) -> List[str]:
-    with sqlite3.connect(assistant.workdir / "bookings.db") as connection:
-        rows = connection.execute(
-            "SELECT d.state FROM booking_deliveries d JOIN booking_requests r ON r.id = d.booking_id "
-            "WHERE r.reference = ? AND d.channel = 'webhook'",
-            (reference,),
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
-def attempts(assistant: RunningAssistant, reference: str) -> int:
+def webhook_delivery(assistant: RunningAssistant, reference: str, column: str):
+    """One column of the webhook delivery row of a request, read from the store's SQLite file."""
+    assert column in ("state", "attempts")
     with sqlite3.connect(assistant.workdir / "bookings.db") as connection:
         row = connection.execute(
-            "SELECT d.attempts FROM booking_deliveries d JOIN booking_requests r ON r.id = d.booking_id "
+            f"SELECT d.{column} FROM booking_deliveries d JOIN booking_requests r ON r.id = d.booking_id "
             "WHERE r.reference = ? AND d.channel = 'webhook'",
             (reference,),
         ).fetchone()
-    return row[0] if row else 0
+    return row[0] if row else None
+
+
+def pending_states(assistant: RunningAssistant, reference: str) -> List[str]:
+    state = webhook_delivery(assistant, reference, "state")
+    return [state] if state else []
+
+
+def attempts(assistant: RunningAssistant, reference: str) -> int:
+    return webhook_delivery(assistant, reference, "attempts") or 0
