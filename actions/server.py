@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
 from rasa_sdk.endpoint import create_app
+from sanic.response import json as json_response
 
 from actions import runtime, settings
 from actions.clinic_profile import ClinicProfileError, current_profile
@@ -66,6 +67,15 @@ def build_app():
     from actions.delivery import DeliveryWorker
 
     app = create_app("actions", cors_origins=None)
+
+    # rasa-sdk's own handler answers a failed action with the whole request (the tracker, with
+    # whatever the visitor typed) in the body, which Rasa may then log: answer without it, and
+    # log only where it failed.
+    @app.exception(Exception)
+    async def failed_action(request, exception):
+        body = request.json if isinstance(request.json, dict) else {}
+        logger.error("action %s failed: %s", body.get("next_action", "?"), type(exception).__name__)
+        return json_response({"error": "the action failed"}, status=500)
 
     @app.listener("before_server_start")
     async def open_services(app, loop):  # noqa: ARG001 - Sanic's listener signature

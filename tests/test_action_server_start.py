@@ -65,3 +65,42 @@ def test_retention_removes_only_requests_older_than_the_profile_says(tmp_path):
     asyncio.run(one_pass())
     kept = store.list()
     assert len(kept) == 1 and kept[0].created_at > now - timedelta(days=11)
+
+
+def test_a_failing_action_answers_500_without_echoing_the_tracker(tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.servers import free_port, wait_for
+
+    port = free_port()
+    log = tmp_path / "actions.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actions.server", "--port", str(port)], cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), BOOKINGS_DB_URL=f"sqlite:///{tmp_path / 'b.db'}"),
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
+        # A tracker the action cannot work with, carrying a visitor's details.
+        body = json.dumps({
+            "next_action": "action_clarify_topic", "version": "3.6.21", "domain": {},
+            "tracker": {"sender_id": "v", "slots": {"full_name": "Wendeline Sprock", "email": "w.sprock@mail.example"},
+                        "latest_message": {}, "events": "not a list", "paused": False,
+                        "followup_action": None, "active_loop": {}, "latest_action_name": None},
+        }).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/webhook", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            status, answer = 200, b""
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, error.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert status == 500
+    assert b"Sprock" not in answer and b"mail.example" not in answer
+    assert "Sprock" not in log.read_text() and "action_clarify_topic failed" in log.read_text()
