@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import yaml
 
@@ -72,6 +72,8 @@ def thresholds_in(config: Dict[str, Any]) -> Dict[str, float]:
             found["intent_t"], found["intent_a"] = component["threshold"], component["ambiguity_threshold"]
         if component["name"].endswith("ResponseSelectorFallback"):
             found["topic_t"], found["topic_a"] = component["threshold"], component["ambiguity_threshold"]
+            if component.get("rescue_threshold") is not None:
+                found["rescue"] = component["rescue_threshold"]
     return found
 
 
@@ -92,6 +94,10 @@ def decide(rec: Dict[str, Any], t: Dict[str, float]) -> str:
     top_name, top_conf = intents[0]
     second = intents[1][1] if len(intents) > 1 else 0.0
     if top_conf < t["intent_t"] or top_conf - second < t["intent_a"]:
+        # The topic guard's rescue: an unsure intent, but a very sure topic (when configured).
+        rescue = t.get("rescue")
+        if rescue is not None and rec["topics"] and rec["topics"][0][1] >= rescue:
+            return rec["topics"][0][0]
         return "nlu_fallback"
     if top_name != "faq":
         return top_name
@@ -159,13 +165,14 @@ def cross_validate(config_path: Path, folds: int) -> List[Dict[str, Any]]:
     return records
 
 
-def grid(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def grid(records: List[Dict[str, Any]], rescue: Optional[float] = None) -> List[Dict[str, Any]]:
     rows = []
     for it, ia, tt, ta in itertools.product(
         [0.0, 0.3, 0.4, 0.5, 0.6], [0.0, 0.05, 0.1], [0.0, 0.2, 0.3, 0.4, 0.5, 0.6], [0.0, 0.05, 0.1, 0.15]
     ):
         t = {"intent_t": it, "intent_a": ia, "topic_t": tt, "topic_a": ta}
-        rows.append({**t, **score(records, t)})
+        scored = score(records, {**t, "rescue": rescue} if rescue is not None else t)
+        rows.append({**t, **scored})
     return rows
 
 
@@ -187,8 +194,11 @@ def main() -> int:
         selector_alone = sum(bool(r["topics"]) and r["topics"][0][0] == r["expected"] for r in topic_records)
         print(f"  topic selector alone (no fallbacks, any intent): {selector_alone / len(topic_records):.1%}")
         print(f"  at config thresholds {configured}: " + ", ".join(f"{k} {v:.1%}" for k, v in at_config.items()))
+        if "rescue" in configured:
+            without = score(records, {k: v for k, v in configured.items() if k != "rescue"})
+            print("  the same without the topic rescue: " + ", ".join(f"{k} {v:.1%}" for k, v in without.items()))
         # The frontier: for each off-topic level, the best topic accuracy reachable.
-        rows = sorted(grid(records), key=lambda r: (-r["off_topic"], -r["topic"]))
+        rows = sorted(grid(records, configured.get("rescue")), key=lambda r: (-r["off_topic"], -r["topic"]))
         best_topic = -1.0
         for row in rows:
             if row["topic"] > best_topic:

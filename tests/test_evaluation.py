@@ -111,4 +111,14 @@ def test_zero_thresholds_turns_off_both_fallbacks_only():
 
 def test_project_config_has_both_fallbacks():
     config = yaml.safe_load((ROOT / "config.yml").read_text())
-    assert set(compare.thresholds_in(config)) == {"intent_t", "intent_a", "topic_t", "topic_a"}
+    assert set(compare.thresholds_in(config)) == {"intent_t", "intent_a", "topic_t", "topic_a", "rescue"}
+
+
+def test_decide_rescues_a_very_sure_topic_only_when_configured():
+    unsure = record("faq/a", [("ask_hours", 0.49), ("faq", 0.3)], [("faq/a", 0.98), ("faq/b", 0.01)])
+    assert compare.decide(unsure, T) == "nlu_fallback"
+    assert compare.decide(unsure, {**T, "rescue": 0.8}) == "faq/a"
+    assert compare.decide(unsure, {**T, "rescue": 0.99}) == "nlu_fallback"
+    config = {"pipeline": [{"name": "clinic_nlu.topic_guard.ResponseSelectorFallback", "threshold": 0.3,
+                            "ambiguity_threshold": 0.0, "rescue_threshold": 0.8}]}
+    assert compare.thresholds_in(config) == {"topic_t": 0.3, "topic_a": 0.0, "rescue": 0.8}
