@@ -92,32 +92,45 @@ def load_heldout(*paths: Path) -> Dict[str, Any]:
     return merged
 
 
+def intent_name(parse: Dict[str, Any]) -> str:
+    """The intent a parse gives a message."""
+    return (parse.get("intent") or {}).get("name") or ""
+
+
+async def _tally(
+    parse: Parse,
+    groups: Dict[str, List[str]],
+    expected_label: Callable[[str], str],
+    label_of: Callable[[Dict[str, Any]], str],
+    per_group: Dict[str, List[int]],
+    misses: List[Tuple[str, str, str]],
+) -> Tuple[int, int]:
+    """Scores groups of messages that each expect one label; returns ``(correct, total)``."""
+    correct = total = 0
+    for name, messages in groups.items():
+        expected = expected_label(name)
+        tally = per_group.setdefault(name, [0, 0])
+        for text in messages:
+            predicted = label_of(await parse(text))
+            total += 1
+            tally[1] += 1
+            if predicted == expected:
+                correct += 1
+                tally[0] += 1
+            else:
+                misses.append((expected, predicted, text))
+    return correct, total
+
+
 async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
     """Parses every held-out message and counts what the assistant got right."""
     report = HeldoutReport()
-    for topic, messages in heldout["topics"].items():
-        expected = f"faq/{topic}"
-        tally = report.per_topic.setdefault(topic, [0, 0])
-        for text in messages:
-            predicted = predicted_label(await parse(text))
-            report.topic_total += 1
-            tally[1] += 1
-            if predicted == expected:
-                report.topic_correct += 1
-                tally[0] += 1
-            else:
-                report.misses.append((expected, predicted, text))
-    for intent, messages in (heldout.get("intents") or {}).items():
-        tally = report.per_intent.setdefault(intent, [0, 0])
-        for text in messages:
-            predicted = ((await parse(text)).get("intent") or {}).get("name") or ""
-            report.intent_total += 1
-            tally[1] += 1
-            if predicted == intent:
-                report.intent_correct += 1
-                tally[0] += 1
-            else:
-                report.misses.append((intent, predicted, text))
+    report.topic_correct, report.topic_total = await _tally(
+        parse, heldout["topics"], lambda topic: f"faq/{topic}", predicted_label, report.per_topic, report.misses
+    )
+    report.intent_correct, report.intent_total = await _tally(
+        parse, heldout.get("intents") or {}, lambda intent: intent, intent_name, report.per_intent, report.misses
+    )
     for text in heldout.get("off_topic") or []:
         predicted = predicted_label(await parse(text))
         report.off_topic_total += 1

@@ -50,6 +50,20 @@ def test_score_counts_topics_and_off_topic():
     assert report.summary().startswith("held-out topic accuracy 50.0% (1/2), off-topic handled 66.7% (2/3)")
 
 
+def test_score_counts_clinic_intents_by_intent_name():
+    answers = {"hours?": parse("ask_hours"), "where r u": parse("faq", "needles"), "nvm": parse("cancel")}
+
+    async def fake_parse(text):
+        return answers[text]
+
+    heldout = {"topics": {}, "intents": {"ask_hours": ["hours?"], "ask_location": ["where r u"], "cancel": ["nvm"]}}
+    report = asyncio.run(score(fake_parse, heldout))
+    assert (report.intent_correct, report.intent_total) == (2, 3)
+    assert report.per_intent == {"ask_hours": [1, 1], "ask_location": [0, 1], "cancel": [1, 1]}
+    assert report.misses == [("ask_location", "faq", "where r u")]
+    assert report.summary() == "clinic and booking intents 66.7% (2/3)"
+
+
 def record(expected, intents, topics):
     return {"text": "x", "expected": expected, "intent": intents, "topics": topics}
 
