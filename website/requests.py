@@ -1,0 +1,85 @@
+"""Checking what the website widget sends, before Rasa sees any of it.
+
+A request is a JSON object ``{"sender": <UUID>, "message": <text>, "metadata": {...}}``.
+Anything else is refused with a reason for a 400 answer: never a default sender
+(which would put strangers in one conversation), never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+DEFAULT_MAX_MESSAGE_LENGTH = 2000
+MAX_METADATA_BYTES = 4096
+
+
+class BadRequest(ValueError):
+    """What is wrong with a request, in words fit for the JSON error body."""
+
+
+@dataclass(frozen=True)
+class WidgetMessage:
+    """A checked message from the widget."""
+
+    sender: str
+    text: str
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_sender(value: Any) -> str:
+    """The sender id as a lower-case UUID string.
+
+    Raises:
+        BadRequest: when it is missing or not a UUID like the widget makes.
+    """
+    if value is None:
+        raise BadRequest("'sender' is required: the widget's random conversation id (a UUID)")
+    if not isinstance(value, str):
+        raise BadRequest("'sender' must be a string (a UUID)")
+    try:
+        parsed = uuid.UUID(value.strip())
+    except ValueError:
+        raise BadRequest("'sender' must be a UUID, like the widget makes") from None
+    if str(parsed) != value.strip().lower():  # no braces, urn: prefixes or missing dashes
+        raise BadRequest("'sender' must be a UUID in its usual form (8-4-4-4-12 hex digits)")
+    return str(parsed)
+
+
+def parse_widget_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENGTH) -> WidgetMessage:
+    """Checks a raw request body from the widget.
+
+    Raises:
+        BadRequest: naming the first problem (not JSON, not an object, bad sender,
+            missing, empty or too long message, bad metadata).
+    """
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest("the body must be UTF-8 text") from None
+    except ValueError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(document, dict):
+        raise BadRequest("the body must be a JSON object, not " + type(document).__name__)
+    sender = canonical_sender(document.get("sender"))
+    text = document.get("message")
+    if text is None:
+        raise BadRequest("'message' is required")
+    if not isinstance(text, str):
+        raise BadRequest("'message' must be a string")
+    if "\x00" in text:
+        raise BadRequest("'message' must not contain NUL characters")
+    if not text.strip():
+        raise BadRequest("'message' is empty")
+    if len(text) > max_length:
+        raise BadRequest(f"'message' is longer than {max_length} characters")
+    metadata = document.get("metadata", {})
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise BadRequest("'metadata' must be a JSON object")
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        raise BadRequest(f"'metadata' is larger than {MAX_METADATA_BYTES} bytes")
+    return WidgetMessage(sender=sender, text=text, metadata=metadata)
