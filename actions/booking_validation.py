@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import dateparser
 import phonenumbers
@@ -254,10 +254,14 @@ def read_day(text: str, today: date, date_order: str) -> Tuple[Optional[date], b
     return (parsed.date() if parsed else None), True
 
 
+def _clock(moment: datetime) -> str:
+    """``5:30 pm``, or ``9 am`` on the hour."""
+    return moment.strftime("%I:%M %p").lstrip("0").replace(":00 ", " ").lower()
+
+
 def describe_moment(moment: datetime) -> str:
     """``Tuesday 24 November at 5:30 pm`` in the moment's own zone."""
-    clock = moment.strftime("%I:%M %p").lstrip("0").replace(":00 ", " ").lower()
-    return f"{moment.strftime('%A')} {moment.day} {moment.strftime('%B')} at {clock}"
+    return f"{describe_day(moment.date())} at {_clock(moment)}"
 
 
 def describe_day(day: date) -> str:
@@ -267,18 +271,10 @@ def describe_day(day: date) -> str:
 
 def describe_hours(profile: ClinicProfile, day: date) -> str:
     """``8 am to 6 pm`` or ``8 am to 12 pm and 1 pm to 7 pm`` on ``day``."""
-
-    def clock(value: time) -> str:
-        return datetime.combine(day, value).strftime("%I:%M %p").lstrip("0").replace(":00 ", " ").lower()
-
-    return " and ".join(f"{clock(start)} to {clock(end)}" for start, end in profile.hours_on(day))
-
-
-def _next_open_day(profile: ClinicProfile, after: date) -> date:
-    day = after + timedelta(days=1)
-    while not profile.hours_on(day):
-        day += timedelta(days=1)
-    return day
+    return " and ".join(
+        f"{_clock(datetime.combine(day, start))} to {_clock(datetime.combine(day, end))}"
+        for start, end in profile.hours_on(day)
+    )
 
 
 def date_order_for(country: str) -> str:
@@ -334,7 +330,7 @@ def parse_preferred_time(
         return Parsed(problem="I can take requests for the next six months. Which day before then would suit you?")
     ranges = profile.hours_on(day)
     if not ranges:
-        suggestion = _next_open_day(profile, day)
+        suggestion = profile.next_opening(datetime.combine(day + timedelta(days=1), time(0, 0), zone)).date()
         return Parsed(
             problem=(
                 f"The clinic is closed on {day.strftime('%A')}s. The next open day is "
@@ -358,9 +354,3 @@ def parse_preferred_time(
             )
         )
     return Parsed(value={"when": when})
-
-
-def booking_summary(values: Dict[str, Any]) -> str:
-    """The lines a visitor confirms: name, contact, preferred time (as stored in the slots)."""
-    contact = " and ".join(value for value in (values.get("phone"), values.get("email")) if value)
-    return f"Name: {values.get('name')}\nContact: {contact}\nPreferred time: {values.get('when_text')}"
