@@ -20,6 +20,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import runtime
+from actions.booking_store import NewBooking
 from actions.booking_validation import (
     describe_day,
     describe_hours,
@@ -64,6 +65,17 @@ def now_utc() -> datetime:
 def reset_booking() -> List[EventType]:
     """Clears every booking slot, so the next booking starts empty."""
     return [SlotSet(slot, None) for slot in REQUIRED + HELPERS]
+
+
+def contact_slots(found: Dict[str, Optional[str]]) -> Dict[str, Any]:
+    """The slots for a checked phone and/or email; ``contact`` is what the summary shows."""
+    shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
+    return {"contact": shown, "phone": found["phone"], "email": found["email"]}
+
+
+def time_slots(when: datetime, words: str) -> Dict[str, Any]:
+    """The slots for a checked day and time, with the visitor's own words for it."""
+    return {"preferred_time": when.isoformat(), "preferred_time_text": words[:MAX_TEXT], "preferred_day": None}
 
 
 def field_named(text: str, entities: List[Dict[str, Any]]) -> Optional[str]:
@@ -130,9 +142,7 @@ class ValidateBookingForm(FormValidationAction):
         parsed = parse_contact(str(value or ""), current_profile().country)
         if not parsed.ok:
             return self._failed(parsed.problem, "contact", dispatcher, tracker)
-        found = parsed.value
-        shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
-        return {"contact": shown, "phone": found["phone"], "email": found["email"], "booking_tries": 0.0}
+        return {**contact_slots(parsed.value), "booking_tries": 0.0}
 
     def validate_preferred_time(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         if value is None:
@@ -155,12 +165,7 @@ class ValidateBookingForm(FormValidationAction):
             }
         earlier = tracker.get_slot("preferred_time_text") if hint else None
         words = f"{earlier}, {text}" if earlier and earlier != text else text
-        return {
-            "preferred_time": parsed.value["when"].isoformat(),
-            "preferred_time_text": words[:MAX_TEXT],
-            "preferred_day": None,
-            "booking_tries": 0.0,
-        }
+        return {**time_slots(parsed.value["when"], words), "booking_tries": 0.0}
 
     def validate_consent(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         if value is None:
@@ -194,7 +199,7 @@ class ValidateBookingForm(FormValidationAction):
             return cleared
         if answer is False or value == "change":  # "no" or "change something": ask which detail
             return {"booking_confirmed": None, "booking_change": "ask", "booking_tries": 0.0}
-        corrected = self._corrected_detail(text, tracker)
+        corrected = self._corrected_detail(text)
         if corrected:  # the visitor typed the new value straight away ("wednesday at 2pm")
             return {**corrected, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0}
         return self._failed(
@@ -203,21 +208,15 @@ class ValidateBookingForm(FormValidationAction):
         )
 
     @staticmethod
-    def _corrected_detail(text: str, tracker: Tracker) -> Dict[str, Any]:
+    def _corrected_detail(text: str) -> Dict[str, Any]:
         """A new phone, email or day and time typed at the summary, already checked; else {}."""
         profile = current_profile()
         contact = parse_contact(text, profile.country)
         if contact.ok:
-            found = contact.value
-            shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
-            return {"contact": shown, "phone": found["phone"], "email": found["email"]}
+            return contact_slots(contact.value)
         moment = parse_preferred_time(text[:MAX_TEXT], profile, now_utc())
         if moment.ok and "when" in moment.value:
-            return {
-                "preferred_time": moment.value["when"].isoformat(),
-                "preferred_time_text": text[:MAX_TEXT],
-                "preferred_day": None,
-            }
+            return time_slots(moment.value["when"], text)
         return {}
 
 
@@ -346,8 +345,6 @@ def checked_booking(slots: Dict[str, Any], profile: ClinicProfile, now: datetime
     The form validated each answer, but slots can also be set by anything the visitor
     types as ``/intent{...}``, so nothing is saved on trust.
     """
-    from actions.booking_store import NewBooking
-
     name = parse_name(str(slots.get("full_name") or ""))
     phone = slots.get("phone")
     email = slots.get("email")
