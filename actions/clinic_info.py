@@ -6,7 +6,7 @@ by editing the file and restarting the action server.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -25,13 +25,12 @@ def book_buttons(tracker: Tracker) -> List[Dict[str, str]]:
 
 def weekly_hours(profile: ClinicProfile, now: datetime) -> List[str]:
     """One line per weekday, like ``Monday: 8 am to 6 pm`` or ``Sunday: closed``, Monday first."""
-    local = now.astimezone(profile.zone).date()
-    lines = []
-    for offset in range(7):
-        day = local.fromordinal(local.toordinal() - local.weekday() + offset)
-        hours = describe_hours(profile, day) or "closed"
-        lines.append(f"{WEEKDAYS[offset].capitalize()}: {hours}")
-    return lines
+    today = now.astimezone(profile.zone).date()
+    monday = today - timedelta(days=today.weekday())
+    return [
+        f"{name.capitalize()}: {describe_hours(profile, monday + timedelta(days=offset)) or 'closed'}"
+        for offset, name in enumerate(WEEKDAYS)
+    ]
 
 
 def open_now_line(profile: ClinicProfile, now: datetime) -> str:

@@ -121,12 +121,13 @@ class ClinicProfile(BaseModel):
         missing = [day for day in WEEKDAYS if day not in days]
         if missing:
             raise ValueError(f"{missing[0]} is missing (write 'closed' for a closed day)")
+        open_days = []
         for day in WEEKDAYS:
             try:
-                parse_ranges(days[day])
+                open_days.append(bool(parse_ranges(days[day])))
             except ValueError as error:
                 raise ValueError(f"{day}: {error}") from None
-        if not any(parse_ranges(days[day]) for day in WEEKDAYS):
+        if not any(open_days):
             raise ValueError("the clinic is closed every day")
         return {day: days[day] for day in WEEKDAYS}
 
