@@ -136,20 +136,12 @@ class DeliveryStatus:
 
 
 @dataclass(frozen=True)
-class StoredBooking:
-    """A saved request with its reference and delivery status."""
+class StoredBooking(NewBooking):
+    """A saved request: the visitor's request, with its reference and delivery status."""
 
     reference: str
     created_at: datetime
     state: str
-    kind: str
-    name: str = field(repr=False)
-    phone: Optional[str] = field(repr=False)
-    email: Optional[str] = field(repr=False)
-    requested_time: Optional[datetime]
-    requested_time_text: Optional[str] = field(repr=False)
-    timezone: str
-    consent_at: datetime
     deliveries: Tuple[DeliveryStatus, ...] = ()
 
     def delivery(self, channel: str) -> Optional[DeliveryStatus]:
