@@ -378,7 +378,13 @@ def test_stop_waits_for_the_delivery_in_flight(endpoint, store):
     async def scenario() -> None:
         worker = DeliveryWorker(store, make_settings(endpoint.url, poll_seconds=30), CLINIC, CLINIC_EMAIL)
         await worker.start()
-        await asyncio.sleep(0.1)
+        # Stop only once the request is really in flight (the clinic holds it for 0.3 s):
+        # a fixed sleep raced the first claim on a slow machine, and stop() then released it.
+        for _ in range(200):
+            if endpoint.hits:
+                break
+            await asyncio.sleep(0.01)
+        assert endpoint.hits == 1
         await worker.stop()
 
     asyncio.run(scenario())
@@ -475,7 +481,11 @@ def test_logs_never_contain_contact_details(endpoint, smtp_server, store, caplog
         await asyncio.to_thread(store.save, visitor(), ["email"], clock())
         await broken.start()
         broken.wake()
-        await asyncio.sleep(0.3)
+        # Wait for the failed attempt itself rather than a fixed time, which a slow machine can miss.
+        for _ in range(500):
+            if any("giving up" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
         await broken.stop()
 
     asyncio.run(scenario())
