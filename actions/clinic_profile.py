@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, Extra, ValidationError, conint, constr, validator
 
 from actions import settings
+from website.origins import normalise_origin
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RANGE = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-4]):([0-5]\d)\s*$")
@@ -39,6 +40,43 @@ class Price(BaseModel):
 
     class Config:
         extra = Extra.forbid
+
+
+class QuickReply(BaseModel):
+    """A button under the widget's welcome message: the title shown, the payload sent."""
+
+    title: constr(strip_whitespace=True, min_length=1, max_length=40)
+    payload: constr(strip_whitespace=True, min_length=1, max_length=200)
+
+    class Config:
+        extra = Extra.forbid
+
+
+class WebsiteOptions(BaseModel):
+    """The website widget's defaults and which sites may embed it (``website:`` in clinic.yml)."""
+
+    title: constr(strip_whitespace=True, min_length=1, max_length=60) = "Questions? Ask us"
+    greeting: constr(strip_whitespace=True, min_length=1, max_length=400) = (
+        "Hi! Ask me anything about dry needling, or ask to book an appointment."
+    )
+    quick_replies: List[QuickReply] = []
+    allowed_origins: List[str] = []
+    max_message_length: conint(ge=20, le=10000) = 2000
+
+    class Config:
+        extra = Extra.forbid
+
+    @validator("quick_replies")
+    def few_quick_replies(cls, value: List[QuickReply]) -> List[QuickReply]:  # noqa: N805
+        """A welcome message with more than six buttons is a wall, not a shortcut."""
+        if len(value) > 6:
+            raise ValueError("at most 6 quick replies")
+        return value
+
+    @validator("allowed_origins", each_item=True)
+    def an_origin(cls, value: str) -> str:  # noqa: N805
+        """Each entry is a site's origin, ``https://host[:port]``; never a wildcard."""
+        return normalise_origin(value)
 
 
 def parse_ranges(text: str) -> List[OpeningRange]:
@@ -84,6 +122,7 @@ class ClinicProfile(BaseModel):
     retention_days: conint(ge=1, le=3650)
     prices: List[Price]
     insurance: constr(strip_whitespace=True, min_length=3)
+    website: WebsiteOptions = WebsiteOptions()
 
     class Config:
         extra = Extra.forbid  # a misspelt field name is an error, not silently ignored

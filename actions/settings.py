@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BOOKINGS_DB = PROJECT_ROOT / "var" / "bookings.db"
@@ -143,3 +143,24 @@ def action_server_port(env: Optional[Mapping[str, str]] = None) -> int:
     """``ACTION_SERVER_PORT``: the action server's port, 5055 unless told otherwise."""
     env = os.environ if env is None else env
     return int(_number(env, "ACTION_SERVER_PORT", 5055, 1))
+
+
+def website_allowed_origins(env: Optional[Mapping[str, str]] = None) -> Optional[List[str]]:
+    """``WEBSITE_ALLOWED_ORIGINS``: sites that may embed the widget, separated by commas or spaces.
+
+    When set it replaces ``website.allowed_origins`` in clinic.yml (a staging site, say);
+    ``None`` when unset.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("WEBSITE_ALLOWED_ORIGINS")
+    if raw is None:
+        return None
+    return [part for part in raw.replace(",", " ").split() if part]
+
+
+def website_max_message_length(env: Optional[Mapping[str, str]] = None) -> Optional[int]:
+    """``WEBSITE_MAX_MESSAGE_LENGTH``: the longest message the widget may send; ``None`` when unset."""
+    env = os.environ if env is None else env
+    if not env.get("WEBSITE_MAX_MESSAGE_LENGTH"):
+        return None
+    return int(_number(env, "WEBSITE_MAX_MESSAGE_LENGTH", 2000, 20))

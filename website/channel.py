@@ -1,0 +1,242 @@
+"""The ``website`` input channel: the chat widget's webhook, its files and a demo page.
+
+Registered in ``credentials.yml`` as ``website.channel.WebsiteInput``; Rasa mounts it
+under ``/webhooks/website/``:
+
+- ``POST /webhook``: ``{"sender": <UUID>, "message": <text>, "metadata": {...}}`` in,
+  the bot's messages out (a JSON list like the REST channel's). Bad requests get a
+  400 (415 for a wrong content type, 403 for a site not allowed) with ``{"error": ...}``.
+- ``GET /config``: the widget's defaults from clinic.yml (title, greeting, quick replies).
+- ``GET /widget.js``, ``/widget.css``, ``/demo``, ``/demo.css``: the widget and a sample page.
+
+Settings come from clinic.yml (``website:``) and ``WEBSITE_*`` variables, read when Rasa
+starts. The visitor's text is never logged, not even when handling fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions import settings
+from actions.clinic_profile import current_profile
+from website.assets import DEMO_CSP, Asset, load_assets
+from website.origins import OriginPolicy
+from website.requests import BadRequest, parse_widget_request
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
+ASSET_MAX_AGE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class WebsiteConfig:
+    """What the channel needs, read once at Rasa start."""
+
+    title: str
+    greeting: str
+    quick_replies: List[Dict[str, str]]
+    policy: OriginPolicy
+    max_message_length: int
+    clinic_name: str
+    clinic_phone: str
+    clinic_address: str
+
+    def public(self) -> Dict[str, Any]:
+        """The part the widget fetches (``GET /config``): nothing secret, nothing per visitor."""
+        return {
+            "title": self.title,
+            "greeting": self.greeting,
+            "quick_replies": self.quick_replies,
+            "max_message_length": self.max_message_length,
+        }
+
+
+def load_config() -> WebsiteConfig:
+    """The channel's settings: clinic.yml's ``website:`` section, then ``WEBSITE_*`` overrides.
+
+    Raises:
+        ClinicProfileError, SettingsError, ValueError: naming the bad field or variable.
+    """
+    profile = current_profile()
+    options = profile.website
+    origins = settings.website_allowed_origins()
+    try:
+        policy = OriginPolicy.of(options.allowed_origins if origins is None else origins)
+    except ValueError as error:
+        raise settings.SettingsError(f"WEBSITE_ALLOWED_ORIGINS: {error}") from None
+    return WebsiteConfig(
+        title=options.title,
+        greeting=options.greeting,
+        quick_replies=[{"title": reply.title, "payload": reply.payload} for reply in options.quick_replies],
+        policy=policy,
+        max_message_length=settings.website_max_message_length() or options.max_message_length,
+        clinic_name=profile.name,
+        clinic_phone=profile.phone,
+        clinic_address=profile.address,
+    )
+
+
+def widget_messages(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The bot's messages as the widget reads them: text and buttons (title, payload) only."""
+    replies = []
+    for message in messages:
+        reply: Dict[str, Any] = {"recipient_id": message.get("recipient_id")}
+        if isinstance(message.get("text"), str) and message["text"]:
+            reply["text"] = message["text"]
+        buttons = [
+            {"title": str(button["title"]), "payload": str(button["payload"])}
+            for button in message.get("buttons") or []
+            if isinstance(button, dict) and button.get("title") and button.get("payload")
+        ]
+        if buttons:
+            reply["buttons"] = buttons
+        if len(reply) > 1:
+            replies.append(reply)
+    return replies
+
+
+def media_type(request: Request) -> Optional[str]:
+    """The request's content type without parameters, lower-case; ``None`` when absent."""
+    raw = request.headers.get("content-type")
+    return raw.split(";", 1)[0].strip().lower() if raw else None
+
+
+def own_origin(request: Request) -> Optional[str]:
+    """The assistant's own origin as this request reached it (for same-origin pages)."""
+    host = request.headers.get("host")
+    return f"{request.scheme}://{host}" if host else None
+
+
+def error(status: int, reason: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+    """A JSON error body a developer can act on."""
+    return response.json({"error": reason}, status=status, headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+class WebsiteInput(InputChannel):
+    """The chat widget's channel."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "website"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebsiteInput":
+        if credentials:
+            raise ValueError(
+                "credentials.yml: website.channel.WebsiteInput takes no options; "
+                "set them in clinic.yml (website:) or WEBSITE_* variables"
+            )
+        return cls(load_config())
+
+    def __init__(self, config: WebsiteConfig) -> None:
+        self.config = config
+        self.assets: Dict[str, Asset] = {}
+
+    def serve_asset(self, request: Request, name: str) -> HTTPResponse:
+        """One of the widget's files, with an ETag and a short cache lifetime."""
+        asset = self.assets[name]
+        headers = {
+            "ETag": asset.etag,
+            "Cache-Control": f"public, max-age={ASSET_MAX_AGE_SECONDS}",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if name == "demo":
+            headers.update({"Content-Security-Policy": DEMO_CSP, "Cache-Control": "no-cache"})
+        if request.headers.get("if-none-match") == asset.etag:
+            return HTTPResponse(status=304, headers=headers)
+        return HTTPResponse(body=asset.body, status=200, headers=headers, content_type=asset.content_type)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        # The files are read here, when Rasa starts the channel, not at import.
+        self.assets = load_assets(self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address)
+        config = self.config
+        website = Blueprint("website_channel", __name__)
+
+        # Rasa's CORS extension answers every OPTIONS request itself, before any route runs,
+        # with no CORS headers (Rasa runs without --cors). Its empty answer still passes through
+        # this blueprint's response middleware, which turns it into the channel's own preflight.
+        @website.middleware("response")
+        async def preflight(request: Request, answer: HTTPResponse) -> Optional[HTTPResponse]:
+            if request.method != "OPTIONS":
+                return None
+            origin = request.headers.get("origin")
+            if origin is None or not config.policy.permits(origin, own_origin(request)):
+                return error(403, "this site is not among the clinic's allowed origins")
+            return HTTPResponse(status=204, headers=config.policy.headers(origin, preflight=True))
+
+        @website.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @website.route("/widget.js", methods=["GET"])
+        async def widget_js(request: Request) -> HTTPResponse:
+            return self.serve_asset(request, "widget.js")
+
+        @website.route("/widget.css", methods=["GET"])
+        async def widget_css(request: Request) -> HTTPResponse:
+            return self.serve_asset(request, "widget.css")
+
+        @website.route("/demo", methods=["GET"])
+        async def demo(request: Request) -> HTTPResponse:
+            return self.serve_asset(request, "demo")
+
+        @website.route("/demo.css", methods=["GET"])
+        async def demo_css(request: Request) -> HTTPResponse:
+            return self.serve_asset(request, "demo.css")
+
+        @website.route("/config", methods=["GET", "OPTIONS"])
+        async def widget_config(request: Request) -> HTTPResponse:
+            origin = request.headers.get("origin")
+            if not config.policy.permits(origin, own_origin(request)):
+                return error(403, "this site is not among the clinic's allowed origins")
+            cors = config.policy.headers(origin)
+            return response.json(config.public(), headers={**cors, "Cache-Control": "public, max-age=300"})
+
+        @website.route("/webhook", methods=["POST", "OPTIONS"])
+        async def receive(request: Request) -> HTTPResponse:
+            origin = request.headers.get("origin")
+            if not config.policy.permits(origin, own_origin(request)):
+                return error(403, "this site is not among the clinic's allowed origins")
+            cors = config.policy.headers(origin)
+            kind = media_type(request)
+            if kind is not None and kind not in ACCEPTED_CONTENT_TYPES:
+                return error(415, "send the JSON body as application/json (or text/plain)", cors)
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB", cors)
+            try:
+                message = parse_widget_request(request.body or b"", config.max_message_length)
+            except BadRequest as problem:
+                return error(400, str(problem), cors)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        message.text, collector, message.sender,
+                        input_channel=self.name(), metadata=message.metadata,
+                    )
+                )
+            except asyncio.CancelledError:
+                logger.error("website channel: answering a message timed out")
+                return error(503, "the assistant took too long to answer; please try again", cors)
+            except Exception as failure:  # the visitor's text stays out of the log
+                logger.error(
+                    "website channel: answering a message failed (%s)\n%s",
+                    type(failure).__name__, "".join(traceback.format_tb(failure.__traceback__)),
+                )
+                return error(500, "the assistant could not answer just now; please try again", cors)
+            return response.json(
+                widget_messages(collector.messages), headers={**cors, "Cache-Control": "no-store"}
+            )
+
+        return website
