@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
@@ -13,8 +15,42 @@ if str(ROOT) not in sys.path:
 
 MODEL_PATH = ROOT / "models" / "clinic-assistant.tar.gz"
 
+if TYPE_CHECKING:
+    from tests.servers import RunningAssistant
+
 
 @pytest.fixture(scope="session")
 def root() -> Path:
     """The project's root folder."""
     return ROOT
+
+
+@dataclass
+class WebsiteServers:
+    """The running assistant for the website tests, and the port kept for a sample clinic site."""
+
+    assistant: "RunningAssistant"
+    site_port: int
+
+    @property
+    def site_origin(self) -> str:
+        return f"http://127.0.0.1:{self.site_port}"
+
+
+@pytest.fixture(scope="session")
+def website(tmp_path_factory) -> Iterator[WebsiteServers]:
+    """One Rasa server and action server for the website channel and widget tests.
+
+    Allowed origins: the example clinic's site and a local sample site the browser tests serve.
+    """
+    from tests.servers import free_port, start_assistant
+
+    site_port = free_port()
+    origins = f"https://www.clinic.example http://127.0.0.1:{site_port}"
+    assistant = start_assistant(
+        MODEL_PATH, tmp_path_factory.mktemp("website"), env={"WEBSITE_ALLOWED_ORIGINS": origins}
+    )
+    try:
+        yield WebsiteServers(assistant, site_port)
+    finally:
+        assistant.stop()

@@ -90,6 +90,20 @@ class RunningAssistant:
         )
         wait_for(f"http://127.0.0.1:{self.action_port}/health", self.processes[0], log)
 
+    def stop_rasa(self) -> None:
+        """Stops the Rasa server (SIGTERM), leaving the action server running."""
+        self.processes[1].terminate()
+        self.processes[1].wait(timeout=30)
+
+    def start_rasa(self) -> None:
+        """Starts the Rasa server again on the same port and waits until it answers."""
+        log = self.logs[1].with_name(f"rasa-{len(self.logs)}.log")
+        self.logs.append(log)
+        self.processes[1] = subprocess.Popen(
+            self.commands["rasa"], cwd=ROOT, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
+        wait_for(f"{self.base_url}/webhooks/rest/", self.processes[1], log)
+
     def log_text(self) -> str:
         """Everything every server process has logged so far."""
         return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
