@@ -20,9 +20,12 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
+# Rasa's telemetry would send usage events and error reports (Sentry) with stack traces off
+# the machine; a clinic's assistant sends nothing anywhere.
+export RASA_TELEMETRY_ENABLED := false
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval heldout compare test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare browser test test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,7 +71,17 @@ heldout: $(MODEL) ## Score the model on the held-out questions (never trained on
 compare: $(SPACY_READY) ## Cross-validate config.yml as the assistant is judged, and show fallback thresholds
 	$(BIN)/python scripts/compare_pipelines.py config.yml --folds 3
 
-test-unit: $(MODEL) ## pytest: unit, data-convention, held-out and end-to-end tests
+# The widget's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the widget's browser tests"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+
+browser: $(CHROMIUM) ## Install Debian's Chromium for the browser tests (only when missing)
+
+test-unit: $(MODEL) $(CHROMIUM) ## pytest: unit, data-convention, held-out, end-to-end and browser tests
 	$(BIN)/python -m pytest -q tests
 
 test-stories: $(MODEL) ## Conversation tests with the visitor's text

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts the action server (port 5055) and the Rasa server (port 5005, REST channel) together,
-# waits until Rasa answers, prints how to talk to it, and stops both on Ctrl-C.
+# Starts the action server (port 5055) and the Rasa server (port 5005, REST and website channels)
+# together, waits until Rasa answers, prints how to talk to it and the widget's demo address, and stops both on Ctrl-C.
 # Usage: scripts/serve.sh [run|shell]   (`make run` / `make shell` call it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ BIN=.venv/bin
 MODEL=models/clinic-assistant.tar.gz
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+# No usage events or error reports leave the machine (Rasa's telemetry is on unless told otherwise).
+export RASA_TELEMETRY_ENABLED=false
 
 pids=()
 stop() {
@@ -39,8 +41,11 @@ for _ in $(seq 1 300); do
     cat <<'MSG'
 
   The clinic assistant is running (Ctrl-C stops both servers).
-    Rasa server:   http://localhost:5005   (REST channel)
+    Rasa server:   http://localhost:5005   (REST and website channels)
     Action server: http://127.0.0.1:5055   (booking requests: python -m actions.staff list)
+
+  The chat widget on a sample clinic page (open it in a browser):
+    http://localhost:5005/webhooks/website/demo
 
   Talk to it:
     curl -s http://localhost:5005/webhooks/rest/webhook \

@@ -129,6 +129,7 @@ def start_assistant(model: Path, workdir: Path, env: Optional[Dict[str, str]] = 
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n')
     env = dict(
         os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false",
         BOOKINGS_DB_URL=f"sqlite:///{workdir / 'bookings.db'}", **(env or {}),
     )
     assistant.env = env

@@ -244,3 +244,25 @@ def test_visitor_text_never_reaches_the_logs(website):
     say(website, secret)
     post(website, {"sender": "not-a-uuid", "message": secret})
     assert secret not in website.assistant.log_text()
+
+
+def test_rasa_refuses_to_start_with_a_wildcard_origin_and_reports_nothing_abroad(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import MODEL_PATH
+    from tests.servers import free_port
+
+    rasa = Path(sys.executable).parent / "rasa"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", WEBSITE_ALLOWED_ORIGINS="*")
+    finished = subprocess.run(
+        [str(rasa), "run", "-m", str(MODEL_PATH), "--port", str(free_port()),
+         "--credentials", str(ROOT / "credentials.yml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = finished.stdout + finished.stderr
+    assert finished.returncode != 0
+    assert "WEBSITE_ALLOWED_ORIGINS: '*': wildcards are not allowed" in output
+    assert "sentry" not in output.lower()  # no error report tried to leave the machine

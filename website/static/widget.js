@@ -101,7 +101,7 @@
     lastEntry.buttons.forEach(function (b) {
       var button = el('button', 'reply', b.title);
       button.type = 'button';
-      button.addEventListener('click', function () { send(b.payload, b.title, false); });
+      button.addEventListener('click', function () { send(b.payload, b.title, false); ui.input.focus(); });
       ui.replies.appendChild(button);
     });
   }
@@ -133,7 +133,8 @@
       retry.type = 'button';
       retry.addEventListener('click', function () {
         var p = pending;
-        if (p) send(p.message, p.shown, p.typed);
+        if (p && p.typed) send(ui.input.value, ui.input.value, true);
+        else if (p) send(p.message, p.shown, false);
       });
       ui.status.appendChild(retry);
     }
