@@ -190,6 +190,26 @@ def test_start_over_begins_a_new_conversation(page, website):
     assert not any("phone number or email" in text for text in ask(page, "Orla Fenwick"))
 
 
+def test_a_reply_arriving_after_start_over_is_dropped(page, website, answers):
+    page.goto(demo_url(website.assistant))
+    open_widget(page)
+    held = []
+    page.route("**/webhooks/website/webhook", lambda route: held.append(route))
+    page.locator("#ca-input").fill("does dry needling hurt?")
+    page.locator("#ca-input").press("Enter")
+    page.locator(".typing").wait_for()
+    page.locator(".restart").click()
+    page.locator(".typing").wait_for(state="detached")
+    with page.expect_response("**/webhooks/website/webhook") as late:
+        held[0].continue_()
+    assert late.value.ok  # the old conversation's answer did arrive...
+    page.unroute("**/webhooks/website/webhook")
+    ask(page, "is it acupuncture?")  # (answered after the late reply was handled)
+    assert all_texts(page) == [  # ...and was not shown in the new one
+        PROFILE["website"]["greeting"], "is it acupuncture?", answers["vs_acupuncture"],
+    ]
+
+
 def test_markup_typed_by_a_visitor_is_shown_as_text(page, website):
     page.goto(demo_url(website.assistant))
     open_widget(page)

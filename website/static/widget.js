@@ -165,6 +165,7 @@
       return;
     }
     busy = true;
+    var convo = state.sender;  // a reply that arrives after Start over belongs to no one
     pending = { message: message, shown: shown || message, typed: typed };
     showError('');
     ui.send.disabled = true;
@@ -187,6 +188,7 @@
       });
     }).then(function (replies) {
       clearTimeout(timer);
+      if (state.sender !== convo) return;
       busy = false;
       pending = null;
       typing(false);
@@ -201,6 +203,7 @@
       renderReplies();
     }).catch(function (problem) {
       clearTimeout(timer);
+      if (state.sender !== convo) return;
       failed(problem && problem.reason, problem && problem.status);
     });
   }
@@ -232,6 +235,9 @@
     state = fresh();
     state.open = open;
     pending = null;
+    busy = false;
+    typing(false);
+    ui.send.disabled = false;
     ui.input.value = '';
     showError('');
     save();
