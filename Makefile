@@ -15,7 +15,7 @@ INSTALLED   := $(VENV)/.installed
 SPACY_MODEL := .spacy/en_clinic
 SPACY_READY := $(SPACY_MODEL)/meta.json
 MODEL       := models/clinic-assistant.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic_nlu/topic_guard.py clinic_nlu/linear_selector.py $(SPACY_READY)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic_nlu/topic_guard.py clinic_nlu/linear_selector.py clinic_nlu/red_flag_guard.py clinic_nlu/red_flags.py $(SPACY_READY)
 
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -25,7 +25,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval heldout compare browser test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare browser check report test test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,7 +66,10 @@ crossval: $(SPACY_READY) ## 5-fold cross-validation of the NLU pipeline (reports
 	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 5 --out results/crossval
 
 heldout: $(MODEL) ## Score the model on the held-out questions (never trained on); figures for the README
-	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/faq_heldout.yml tests/heldout/clinic_heldout.yml
+	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/faq_heldout.yml tests/heldout/clinic_heldout.yml \
+	  tests/heldout/red_flag_heldout.yml tests/heldout/precautions_heldout.yml
+	@echo "The final red-flag set (written by a second helper after the safety net was built; never tuned on):"
+	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/red_flag_final.yml | tail -n 1
 
 compare: $(SPACY_READY) ## Cross-validate config.yml as the assistant is judged, and show fallback thresholds
 	$(BIN)/python scripts/compare_pipelines.py config.yml --folds 3
@@ -86,6 +89,20 @@ test-unit: $(MODEL) $(CHROMIUM) ## pytest: unit, data-convention, held-out, end-
 
 test-stories: $(MODEL) ## Conversation tests with the visitor's text
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --e2e --fail-on-prediction-errors --out results/stories
+
+check: $(SPACY_READY) ## For staff after editing answers or examples: check the data (naming file and line), train, run the conversation tests
+	@echo "1/4 Topic files (each problem names the file and line to fix):"
+	$(BIN)/python -m clinic_nlu.faq_conventions data/faq
+	@echo "2/4 Rasa's own data checks:"
+	$(RASA) data validate --fail-on-warnings
+	@echo "3/4 Training (only what changed):"
+	$(MAKE) --no-print-directory train
+	@echo "4/4 Conversation tests:"
+	$(MAKE) --no-print-directory test-stories
+	@echo "All checks passed. Restart the assistant (make run) to publish the new model."
+
+report: $(INSTALLED) ## For staff: what visitors asked that the assistant could not answer, most asked topics, red flags and bookings per week
+	$(BIN)/python -m clinic_nlu.visitor_report
 
 test: validate test-unit test-stories ## Everything: install, build, train, validate, pytest, conversation tests
 

@@ -1,6 +1,10 @@
 """The booking conversation: ``booking_form`` asks for a name, a phone or email, a preferred
 day and time and consent, then shows a summary to confirm or correct.
 
+The same form takes a callback request (``booking_kind`` = ``callback``, started by
+actions/handoff.py): a name, a phone number and consent, no day and time. Both are saved
+and handed to the clinic the same durable way, with the kind in the document.
+
 Every value is checked here, in the action server (``ValidateBookingForm``), because a
 visitor can set slots directly by typing ``/book_appointment{...}``; the final action
 checks all of them once more before anything is saved. Three failed tries at one
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Any, Dict, List, Optional, Text
 
@@ -19,7 +24,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import runtime
+from actions import runtime, settings
 from actions.booking_store import NewBooking
 from actions.booking_validation import (
     describe_day,
@@ -39,8 +44,9 @@ FORM = "booking_form"
 REQUIRED = ["full_name", "contact", "preferred_time", "consent", "booking_confirmed"]
 HELPERS = [
     "phone", "email", "preferred_time_text", "preferred_day", "booking_tries",
-    "booking_stopped", "booking_change",
+    "booking_stopped", "booking_change", "booking_kind",
 ]
+CALLBACK = "callback"
 MAX_TRIES = 3
 MAX_TEXT = 200
 CHANGE_BUTTONS = [
@@ -58,8 +64,13 @@ NO_WORDS = {"no", "nope", "nah", "n", "don't", "do not", "disagree", "not ok"}
 
 
 def now_utc() -> datetime:
-    """The current moment (a function, so tests can pass their own clock)."""
-    return datetime.now(timezone.utc)
+    """The current moment: ``CLINIC_NOW`` when set (tests, demos), else the real clock."""
+    return settings.clinic_now() or datetime.now(timezone.utc)
+
+
+def is_callback(tracker: Tracker) -> bool:
+    """Whether the form is taking a callback request rather than a booking."""
+    return tracker.get_slot("booking_kind") == CALLBACK
 
 
 def reset_booking() -> List[EventType]:
@@ -120,7 +131,11 @@ class ValidateBookingForm(FormValidationAction):
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
     ) -> List[Text]:
         # A stopped form (too many tries, no consent) has nothing left to ask.
-        return [] if tracker.get_slot("booking_stopped") else domain_slots
+        if tracker.get_slot("booking_stopped"):
+            return []
+        if is_callback(tracker):  # a callback needs no day and time
+            return [slot for slot in domain_slots if slot != "preferred_time"]
+        return domain_slots
 
     def _failed(self, problem: str, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
         dispatcher.utter_message(text=problem)
@@ -139,7 +154,14 @@ class ValidateBookingForm(FormValidationAction):
     def validate_contact(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         if value is None:
             return {}
-        parsed = parse_contact(str(value or ""), current_profile().country)
+        profile = current_profile()
+        if is_callback(tracker):
+            phone = parse_phone(str(value or ""), profile.country)
+            if not phone.ok or phone.value is None:
+                problem = phone.problem or "The team needs a phone number to call you back. Which number should they call?"
+                return self._failed(problem, "contact", dispatcher, tracker)
+            return {**contact_slots({"phone": phone.value, "email": None}), "booking_tries": 0.0}
+        parsed = parse_contact(str(value or ""), profile.country)
         if not parsed.ok:
             return self._failed(parsed.problem, "contact", dispatcher, tracker)
         return {**contact_slots(parsed.value), "booking_tries": 0.0}
@@ -332,10 +354,24 @@ class ActionAskBookingConfirmed(Action):
         return "action_ask_booking_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        callback = is_callback(tracker)
         if tracker.get_slot("booking_change") == "ask":
-            dispatcher.utter_message(response="utter_ask_what_to_change", buttons=CHANGE_BUTTONS)
+            buttons = CHANGE_BUTTONS[:2] if callback else CHANGE_BUTTONS
+            dispatcher.utter_message(response="utter_ask_what_to_change", buttons=buttons)
             return []
-        dispatcher.utter_message(response="utter_booking_summary", **summary_text(tracker, current_profile()))
+        values = summary_text(tracker, current_profile())
+        dispatcher.utter_message(response="utter_callback_summary" if callback else "utter_booking_summary", **values)
+        return []
+
+
+class ActionAskContact(Action):
+    """Asks for a phone number or email; for a callback, for a phone number."""
+
+    def name(self) -> Text:
+        return "action_ask_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_ask_callback_phone" if is_callback(tracker) else "utter_ask_contact")
         return []
 
 
@@ -351,6 +387,18 @@ def checked_booking(slots: Dict[str, Any], profile: ClinicProfile, now: datetime
     if phone is not None and parse_phone(str(phone), profile.country).value != phone:
         return None
     if email is not None and parse_email(str(email)) != email:
+        return None
+    if slots.get("booking_kind") == CALLBACK:
+        if (
+            not name.ok or name.value != slots.get("full_name") or not phone
+            or slots.get("consent") is not True or slots.get("booking_confirmed") is not True
+        ):
+            return None
+        return NewBooking(
+            kind=CALLBACK, name=name.value, phone=phone, email=email, requested_time=None,
+            requested_time_text=None, timezone=profile.timezone, consent_at=now,
+        )
+    if slots.get("booking_kind") not in (None, "booking"):
         return None
     try:
         when = datetime.fromisoformat(str(slots.get("preferred_time")))
@@ -395,14 +443,26 @@ class ActionFinishBooking(Action):
             logger.error("booking not saved: the booking store is not running in this action server")
             dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
             return reset_booking()
+        # Stored times are the real clock's even when CLINIC_NOW pretends otherwise: the delivery
+        # worker schedules by the real clock.
+        saved_at = datetime.now(timezone.utc)
+        booking = replace(booking, consent_at=saved_at)
         try:
-            stored = await asyncio.to_thread(services.store.save, booking, services.delivery.channels, now)
+            stored = await asyncio.to_thread(services.store.save, booking, services.delivery.channels, saved_at)
         except Exception as error:  # noqa: BLE001 - any failure to save is told to the visitor
             logger.error("booking not saved: %s", type(error).__name__)
             dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
             return reset_booking()
-        logger.info("booking %s saved", stored.reference)
+        logger.info("%s %s saved", booking.kind, stored.reference)
         services.worker.wake()
+        if booking.kind == CALLBACK:
+            dispatcher.utter_message(
+                response="utter_callback_saved",
+                reference=stored.reference,
+                callback_time=callback_time(profile, now),
+                clinic_phone=profile.phone,
+            )
+            return reset_booking()
         dispatcher.utter_message(
             response="utter_booking_saved",
             reference=stored.reference,
@@ -410,6 +470,14 @@ class ActionFinishBooking(Action):
             clinic_phone=profile.phone,
         )
         return reset_booking()
+
+
+def callback_time(profile: ClinicProfile, now: datetime) -> str:
+    """When the team can call back: "soon" in opening hours, else when the clinic next opens."""
+    if profile.is_open_at(now):
+        return "as soon as they can today"
+    upcoming = profile.next_opening(now)
+    return f"when the clinic opens, {describe_moment(upcoming.astimezone(profile.zone))}" if upcoming else "as soon as they can"
 
 
 class ActionCancelBooking(Action):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import List, Mapping, Optional
 
@@ -164,3 +165,23 @@ def website_max_message_length(env: Optional[Mapping[str, str]] = None) -> Optio
     if not env.get("WEBSITE_MAX_MESSAGE_LENGTH"):
         return None
     return int(_number(env, "WEBSITE_MAX_MESSAGE_LENGTH", 2000, 20))
+
+
+def clinic_now(env: Optional[Mapping[str, str]] = None) -> Optional[datetime]:
+    """``CLINIC_NOW``: pretend it is this moment (ISO 8601 with an offset), for tests and demos
+    of what the assistant says in and out of opening hours. Unset in real use.
+
+    Raises:
+        SettingsError: when it is not an ISO 8601 moment with an offset.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("CLINIC_NOW")
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"CLINIC_NOW: expected an ISO 8601 moment like 2026-11-23T10:00:00-05:00, got {raw!r}") from None
+    if moment.tzinfo is None:
+        raise SettingsError("CLINIC_NOW: give the offset too, e.g. 2026-11-23T10:00:00-05:00")
+    return moment

@@ -7,6 +7,10 @@ answer it with a FAQ: intent ``out_of_scope`` or ``nlu_fallback``.
 
 A clinic or booking message is right when the parse names its intent (``ask_hours``...).
 
+Safety: a ``red_flag`` message is caught when the parse's intent is ``red_flag``; a
+``not_red_flag`` message (ordinary soreness, "what if" safety questions) is a false alarm
+when it is. A ``precautions`` message is right when it gets the ``faq/precautions`` answer.
+
 ``make heldout`` prints the figures: ``python -m clinic_nlu.evaluation [model] [heldout files...]``.
 """
 
@@ -49,6 +53,12 @@ class HeldoutReport:
     intent_total: int = 0
     intent_correct: int = 0
     per_intent: Dict[str, List[int]] = field(default_factory=dict)  # intent -> [correct, total]
+    red_flag_total: int = 0
+    red_flag_caught: int = 0
+    calm_total: int = 0
+    false_alarms: int = 0
+    precautions_total: int = 0
+    precautions_correct: int = 0
 
     @property
     def topic_accuracy(self) -> float:
@@ -77,18 +87,28 @@ class HeldoutReport:
             parts.append(
                 f"clinic and booking intents {self.intent_accuracy:.1%} ({self.intent_correct}/{self.intent_total})"
             )
+        if self.red_flag_total:
+            parts.append(f"red flags caught {self.red_flag_caught}/{self.red_flag_total}")
+        if self.calm_total:
+            parts.append(f"false alarms {self.false_alarms}/{self.calm_total}")
+        if self.precautions_total:
+            parts.append(f"precautions answered {self.precautions_correct}/{self.precautions_total}")
         return ", ".join(parts)
 
 
 def load_heldout(*paths: Path) -> Dict[str, Any]:
-    """Reads held-out files: ``topics: {topic: [messages]}``, ``off_topic: [messages]`` and
-    ``intents: {intent: [messages]}`` (any of them), merged when several files are given."""
-    merged: Dict[str, Any] = {"topics": {}, "off_topic": [], "intents": {}}
+    """Reads held-out files: ``topics: {topic: [messages]}``, ``off_topic: [messages]``,
+    ``intents: {intent: [messages]}``, and the safety lists ``red_flag``, ``not_red_flag`` and
+    ``precautions`` (any of them), merged when several files are given."""
+    merged: Dict[str, Any] = {
+        "topics": {}, "off_topic": [], "intents": {}, "red_flag": [], "not_red_flag": [], "precautions": [],
+    }
     for path in paths:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         merged["topics"].update(document.get("topics") or {})
-        merged["off_topic"].extend(document.get("off_topic") or [])
         merged["intents"].update(document.get("intents") or {})
+        for key in ("off_topic", "red_flag", "not_red_flag", "precautions"):
+            merged[key].extend(document.get(key) or [])
     return merged
 
 
@@ -138,6 +158,26 @@ async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
             report.off_topic_correct += 1
         else:
             report.misses.append(("off_topic", predicted, text))
+    for text in heldout.get("red_flag") or []:
+        predicted = intent_name(await parse(text))
+        report.red_flag_total += 1
+        if predicted == "red_flag":
+            report.red_flag_caught += 1
+        else:
+            report.misses.append(("red_flag", predicted, text))
+    for text in heldout.get("not_red_flag") or []:
+        predicted = intent_name(await parse(text))
+        report.calm_total += 1
+        if predicted == "red_flag":
+            report.false_alarms += 1
+            report.misses.append(("not_red_flag", predicted, text))
+    for text in heldout.get("precautions") or []:
+        predicted = predicted_label(await parse(text))
+        report.precautions_total += 1
+        if predicted == "faq/precautions":
+            report.precautions_correct += 1
+        else:
+            report.misses.append(("faq/precautions", predicted, text))
     return report
 
 

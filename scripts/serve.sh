@@ -13,6 +13,8 @@ export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 # No usage events or error reports leave the machine (Rasa's telemetry is on unless told otherwise).
 export RASA_TELEMETRY_ENABLED=false
 
+mkdir -p var  # the SQLite conversation store (endpoints.yml) and booking store live here
+
 pids=()
 stop() {
   trap - INT TERM EXIT

@@ -36,12 +36,9 @@ def examples():
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    if not MODEL_PATH.exists():
-        pytest.fail("no trained model: run `make train` (make test does)")
-    running = start_assistant(MODEL_PATH, tmp_path_factory.mktemp("servers"))
-    yield running
-    running.stop()
+def assistant(website):
+    """The servers shared with the website tests (conftest.py), talked to over REST here."""
+    return website.assistant
 
 
 def new_sender() -> str:
@@ -52,15 +49,22 @@ def texts(replies):
     return [reply.get("text") for reply in replies]
 
 
+def opening(assistant, sender: str, message: str):
+    """The replies to a conversation's first message, after the disclaimer that must lead them."""
+    replies = assistant.say(sender, message)
+    assert replies and replies[0].get("text") == response_text("utter_disclaimer"), replies
+    return replies[1:]
+
+
 def test_every_topic_is_answered_with_its_own_answer(assistant, answers, examples):
     for topic, answer in answers.items():
         question = examples[topic][0]
-        assert texts(assistant.say(new_sender(), question)) == [answer], f"{topic}: {question!r}"
+        assert texts(opening(assistant, new_sender(), question)) == [answer], f"{topic}: {question!r}"
 
 
 def test_greeting_offers_popular_questions_as_buttons(assistant, answers):
     sender = new_sender()
-    [reply] = assistant.say(sender, "hello")
+    [reply] = opening(assistant, sender, "hello")
     assert reply["text"] == response_text("utter_greet")
     assert [b["title"] for b in reply["buttons"]] == ["Does it hurt?", "How many sessions?", "Is it acupuncture?"]
     # Clicking a button sends its payload; the answer is that topic's.
@@ -69,14 +73,14 @@ def test_greeting_offers_popular_questions_as_buttons(assistant, answers):
 
 def test_off_topic_is_declined_not_answered_with_a_faq(assistant, answers):
     for message in ["what's the weather like tomorrow", "write me a poem about cats"]:
-        replies = texts(assistant.say(new_sender(), message))
+        replies = texts(opening(assistant, new_sender(), message))
         assert replies == [response_text("utter_out_of_scope")], message
         assert not set(replies) & set(answers.values())
 
 
 def test_unsure_then_rephrase_then_contact_details(assistant, answers):
     sender = new_sender()
-    [did_you_mean] = assistant.say(sender, VAGUE)
+    [did_you_mean] = opening(assistant, sender, VAGUE)
     assert did_you_mean["text"] == response_text("utter_did_you_mean")
     buttons = did_you_mean["buttons"]
     assert 2 <= len(buttons) <= 4 and buttons[-1] == {"title": "None of these", "payload": "/deny"}
@@ -92,19 +96,19 @@ def test_unsure_then_rephrase_then_contact_details(assistant, answers):
 
 def test_a_suggested_topic_can_be_clicked_or_typed(assistant, answers):
     sender = new_sender()
-    [did_you_mean] = assistant.say(sender, VAGUE)
+    [did_you_mean] = opening(assistant, sender, VAGUE)
     first = did_you_mean["buttons"][0]
     topic = json.loads(first["payload"][len("/choose_faq_topic"):])["faq_topic"]
     assert texts(assistant.say(sender, first["payload"])) == [answers[topic]]
 
     sender = new_sender()
-    [did_you_mean] = assistant.say(sender, VAGUE)
+    [did_you_mean] = opening(assistant, sender, VAGUE)
     second = json.loads(did_you_mean["buttons"][1]["payload"][len("/choose_faq_topic"):])["faq_topic"]
     assert texts(assistant.say(sender, "the second one")) == [answers[second]]
 
 
 def test_forged_topic_payload_is_not_trusted(assistant):
-    replies = assistant.say(new_sender(), '/choose_faq_topic{"faq_topic": "<script>alert(1)</script>"}')
+    replies = opening(assistant, new_sender(), '/choose_faq_topic{"faq_topic": "<script>alert(1)</script>"}')
     assert texts(replies) == [response_text("utter_ask_rephrase")]
 
 

@@ -10,6 +10,7 @@ import uuid
 from typing import Any, Dict, Optional, Tuple
 
 import pytest
+import yaml
 
 from clinic_nlu.faq_conventions import check_faq_dir
 from tests.conftest import ROOT
@@ -79,13 +80,23 @@ def say(website, text: str, sender: Optional[str] = None, **extra) -> list:
     return replies
 
 
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+DISCLAIMER = DOMAIN["responses"]["utter_disclaimer"][0]["text"]
+
+
+def after_disclaimer(replies: list) -> list:
+    """A conversation's first replies, after the disclaimer that must lead them."""
+    assert replies and replies[0].get("text") == DISCLAIMER, replies
+    return replies[1:]
+
+
 def joined(replies: list) -> str:
     return " ".join(reply.get("text", "") for reply in replies)
 
 
 def test_a_faq_question_is_answered_with_its_topic(website, answers):
     sender = str(uuid.uuid4())
-    replies = say(website, "does dry needling hurt?", sender)
+    replies = after_disclaimer(say(website, "does dry needling hurt?", sender))
     assert [reply.get("text") for reply in replies] == [answers["does_it_hurt"]]
     assert replies[0]["recipient_id"] == sender
 
@@ -101,7 +112,7 @@ def test_buttons_come_with_title_and_payload(website):
 
 def test_a_clicked_payload_is_answered_and_the_conversation_keeps_its_state(website, answers):
     sender = str(uuid.uuid4())
-    assert [r.get("text") for r in say(website, '/choose_faq_topic{"faq_topic": "vs_acupuncture"}', sender)] == [
+    assert [r.get("text") for r in after_disclaimer(say(website, '/choose_faq_topic{"faq_topic": "vs_acupuncture"}', sender))] == [
         answers["vs_acupuncture"]
     ]
     assert "What name" in joined(say(website, "I'd like to book an appointment", sender))
@@ -114,7 +125,7 @@ def test_text_plain_is_accepted_so_the_widget_needs_no_preflight(website, answer
     body = {"sender": str(uuid.uuid4()), "message": "how many sessions will I need?"}
     status, replies, _ = post(website, body, {"Content-Type": "text/plain;charset=UTF-8"})
     assert status == 200
-    assert [r.get("text") for r in replies] == [answers["number_of_sessions"]]
+    assert [r.get("text") for r in after_disclaimer(replies)] == [answers["number_of_sessions"]]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +172,7 @@ def test_a_huge_body_and_a_form_post_are_refused(website):
 def test_the_server_keeps_answering_after_bad_requests(website, answers):
     for body in (b"[", b"{}", b'{"sender": "x"}'):
         assert post(website, body)[0] == 400
-    assert [r.get("text") for r in say(website, "is dry needling the same as acupuncture?")] == [
+    assert [r.get("text") for r in after_disclaimer(say(website, "is dry needling the same as acupuncture?"))] == [
         answers["vs_acupuncture"]
     ]
 
@@ -196,7 +207,6 @@ def test_no_wildcard_anywhere(website):
 
 
 def test_the_widget_gets_its_settings_from_clinic_yml(website):
-    import yaml
 
     profile = yaml.safe_load((ROOT / "clinic.yml").read_text())["website"]
     status, raw, headers = get(website, "/webhooks/website/config", {"Origin": ALLOWED})

@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 PROFILE = yaml.safe_load((ROOT / "clinic.yml").read_text())
 XSS = "<img src=x onerror=alert(1)>"
+DISCLAIMER = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_disclaimer"][0]["text"]
 
 
 def chromium_path() -> str:
@@ -133,7 +134,8 @@ def test_a_typed_question_gets_its_answer_with_a_typing_indicator(page, website,
     page.locator(".typing").wait_for()  # shown while the request is on its way
     assert len(held) == 1 and json.loads(held[0].request.post_data)["message"] == "does dry needling hurt?"
     held[0].continue_()
-    assert wait_for_bot_messages(page, 2)[1] == answers["does_it_hurt"]
+    # The first reply of a conversation starts with the disclaimer.
+    assert wait_for_bot_messages(page, 3)[1:] == [DISCLAIMER, answers["does_it_hurt"]]
     assert page.locator("#ca-input").input_value() == ""
     page.unroute("**/webhooks/website/webhook")
 
@@ -146,7 +148,7 @@ def test_a_quick_reply_shows_its_title_sends_its_payload_and_is_answered(page, w
     with page.expect_request("**/webhooks/website/webhook") as request:
         page.locator(".reply", has_text="Is it acupuncture?").click()
     assert json.loads(request.value.post_data)["message"] == '/choose_faq_topic{"faq_topic": "vs_acupuncture"}'
-    assert wait_for_bot_messages(page, 2)[1] == answers["vs_acupuncture"]
+    assert wait_for_bot_messages(page, 3)[1:] == [DISCLAIMER, answers["vs_acupuncture"]]
     assert all_texts(page)[1] == "Is it acupuncture?"
     assert page.locator(".reply").count() == 0  # old quick replies go once answered
 
@@ -206,7 +208,7 @@ def test_a_reply_arriving_after_start_over_is_dropped(page, website, answers):
     page.unroute("**/webhooks/website/webhook")
     ask(page, "is it acupuncture?")  # (answered after the late reply was handled)
     assert all_texts(page) == [  # ...and was not shown in the new one
-        PROFILE["website"]["greeting"], "is it acupuncture?", answers["vs_acupuncture"],
+        PROFILE["website"]["greeting"], "is it acupuncture?", DISCLAIMER, answers["vs_acupuncture"],
     ]
 
 
@@ -266,7 +268,7 @@ def test_the_whole_flow_by_keyboard_alone(page, website, answers):
     assert page.evaluate(focused) == "ca-input"
     page.keyboard.type("how many sessions will I need?")
     page.keyboard.press("Enter")
-    assert wait_for_bot_messages(page, 2)[1] == answers["number_of_sessions"]
+    assert wait_for_bot_messages(page, 3)[1:] == [DISCLAIMER, answers["number_of_sessions"]]
     # The answer is announced: it lands in the polite live region.
     assert shadow_eval(page, "const log = root.querySelector('[role=log]'); "
                              "return [log.getAttribute('aria-live'), log.lastElementChild.textContent]") == [
@@ -288,7 +290,7 @@ def test_the_whole_flow_by_keyboard_alone(page, website, answers):
     assert page.evaluate(focused) == "reply"
     assert shadow_eval(page, "return getComputedStyle(root.activeElement).outlineStyle") != "none"
     page.keyboard.press("Enter")
-    assert any("What name" in text for text in wait_for_bot_messages(page, 3)[1:])
+    assert any("What name" in text for text in wait_for_bot_messages(page, 4)[1:])
     assert page.evaluate(focused) == "ca-input"  # after a quick reply, typing goes on
 
 
@@ -376,10 +378,10 @@ def test_embedded_on_another_site_with_data_options_and_across_pages(page, sampl
     assert page.locator(".head").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(170, 0, 51)"
     assert "monospace" in page.locator(".panel .title").evaluate("e => getComputedStyle(e).fontFamily")
     assert page.locator(".panel").bounding_box()["x"] < 40  # bottom-left corner
-    assert ask(page, "is it the same as acupuncture?") == [answers["vs_acupuncture"]]
+    assert ask(page, "is it the same as acupuncture?") == [DISCLAIMER, answers["vs_acupuncture"]]
     page.goto(sample_site + "/other")  # on a phone the open panel covers the page's own links
-    page.locator(".msg").nth(2).wait_for()
-    assert all_texts(page)[1:] == ["is it the same as acupuncture?", answers["vs_acupuncture"]]
+    page.locator(".msg").nth(3).wait_for()
+    assert all_texts(page)[1:] == ["is it the same as acupuncture?", DISCLAIMER, answers["vs_acupuncture"]]
     page.locator(".close").click()
     page.reload()
     page.locator(".launcher").wait_for()
@@ -397,7 +399,7 @@ def own_assistant(tmp_path) -> Iterator:
 def test_a_stopped_server_shows_an_error_keeps_the_text_and_retries(page, own_assistant, answers):
     page.goto(demo_url(own_assistant))
     open_widget(page)
-    assert ask(page, "does dry needling hurt?") == [answers["does_it_hurt"]]
+    assert ask(page, "does dry needling hurt?") == [DISCLAIMER, answers["does_it_hurt"]]
     own_assistant.stop_rasa()
     typed = f"can I come on Tuesday? {uuid.uuid4().hex[:6]}"
     page.locator("#ca-input").fill(typed)
@@ -409,7 +411,8 @@ def test_a_stopped_server_shows_an_error_keeps_the_text_and_retries(page, own_as
     assert typed not in all_texts(page)  # and not shown as if sent
     own_assistant.start_rasa()
     page.locator(".retry").click()
-    wait_for_bot_messages(page, 3)
-    assert all_texts(page)[3] == typed
+    # The conversation store is persistent: the restarted server carries on (no second disclaimer).
+    wait_for_bot_messages(page, 4)
+    assert all_texts(page)[4] == typed
     assert page.locator("#ca-input").input_value() == ""
     assert not status.is_visible()
