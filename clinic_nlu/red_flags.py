@@ -49,6 +49,7 @@ PATTERNS = {
         r"\bstruggling for (?:air|breath)\b",
         r"\b(?:hurts?|painful|pain|sore) (?:to|when i|when i try to|every time i) (?:breathe|take a breath|breath)\b",
         r"\bbreathing (?:is |feels )?(?:hurts?|painful|difficult|hard|shallow|laboured|labored)\b",
+        r"\bbreath(?:ing|s)? (?:is|are|feels?) (?:like )?(?:a |such a |an )?(?:struggle|effort|fight)\b",
         r"\blips? (?:are |look |looks |is |turning |gone )?(?:a bit )?blue\b",
     ],
     "chest": [

@@ -15,8 +15,8 @@ from tests.conftest import MODEL_PATH, ROOT
 from tests.servers import start_assistant
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
-# Vague on purpose: it names two topics at once, so the assistant should ask, not guess.
-VAGUE = "about the needles and sessions"
+# Vague on purpose: it names no topic, so the assistant should ask, not guess.
+VAGUE = "i was wondering about a few things"
 
 
 def response_text(name: str) -> str:

@@ -18,6 +18,7 @@ URGENT = {
         "my wife is short of breath after her treatment",
         "breathing feels shallow and laboured since lunch",
         "it hurts when i breathe in, started after physio",
+        "each breath feels like a struggle tonight",
     ],
     "chest": [
         "sharp pain in my chest",

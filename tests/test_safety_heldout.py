@@ -1,0 +1,58 @@
+"""The trained model on the safety test sets (tests/heldout/, never trained on).
+
+- red_flag_heldout.yml: the project's red-flag set, written apart from the training data.
+  Every urgent message must be caught (the issue's "no misses"). It was also used while the
+  safety net's word patterns were built, so it is a development set now.
+- red_flag_final.yml: written by a second helper after the safety net existed, never looked at
+  message by message; its figure is the honest estimate for new wordings.
+- precautions_heldout.yml: questions for faq/precautions.
+The false-alarm figures count ordinary messages (soreness, "what if" risk questions,
+precautions) that got the safety message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clinic_nlu.evaluation import agent_parser, load_heldout, score
+from tests.conftest import MODEL_PATH, ROOT
+
+HELDOUT = ROOT / "tests" / "heldout"
+FINAL_RED_FLAG_BAR = 0.90
+FALSE_ALARM_LIMIT = 0.10
+PRECAUTIONS_BAR = 0.75
+
+
+@pytest.fixture(scope="module")
+def parse():
+    if not MODEL_PATH.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    return agent_parser(MODEL_PATH)
+
+
+def scored(parse, name):
+    return asyncio.run(score(parse, load_heldout(HELDOUT / name)))
+
+
+def test_every_red_flag_in_the_project_set_is_caught(parse):
+    report = scored(parse, "red_flag_heldout.yml")
+    assert report.red_flag_total >= 100 and report.calm_total >= 80
+    missed = [text for expected, _, text in report.misses if expected == "red_flag"]
+    assert missed == [], report.summary()
+    assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
+
+
+def test_the_final_red_flag_set(parse):
+    report = scored(parse, "red_flag_final.yml")
+    assert report.red_flag_total >= 120 and report.calm_total >= 100
+    # Only the figures are asserted (and printed on failure): this set is not read message by message.
+    assert report.red_flag_caught >= FINAL_RED_FLAG_BAR * report.red_flag_total, report.summary()
+    assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
+
+
+def test_precautions_are_answered(parse):
+    report = scored(parse, "precautions_heldout.yml")
+    assert report.precautions_total >= 40
+    assert report.precautions_correct >= PRECAUTIONS_BAR * report.precautions_total, report.summary()
