@@ -15,22 +15,22 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-_CANT = r"(?:can'?t|cannot|can not|could ?n'?t|unable to|struggling to|struggle to|hard to|difficult to|barely)"
+_CANT = r"(?:can'?t|cnt|cannot|can not|could ?n'?t|unable to|struggling to|struggle to|hard to|difficult to|barely)"
 _AFTER = (
     r"(?:since|after|following|started|starting|now|suddenly|sudden|all of a sudden|today|tonight|"
     r"this (?:morning|afternoon|evening)|an hour|hours|won'?t go|isn'?t going|not going away|getting worse|"
     r"worse|rn|right now|keeps?|still)"
 )
-_SITE = r"(?:needle|needled|needles|needling|site|spot|mark|hole|area|where (?:you|they|she|he|the|i had))"
-_CHEST = r"ch[ea]{1,2}st"
-_BREATH = r"(?:breathe?|breth|breathing|breathin)"
+_SITE = r"(?:needle|needled|needles|needling|site|spot|mark|hole|puncture|area|where (?:you|they|she|he|the|i had))"
+_CHEST = r"(?:ch[ea]{1,2}st|sternum|breast ?bone|under (?:my )?(?:right |left )?collar ?bone)"
+_BREATH = r"(?:breathe?|bre?the?|brath|breathing|breathin)"
 _FEVER = (
     r"(?:fever|feverish|temperature|temp of|high temp|a temp|chills|shivering|shivers|shivery|the shakes|sweats|"
-    r"hot and cold|hot then cold|cold then hot|rigors|burning up)"
+    r"hot and cold|hot then cold|cold then hot|rigors|burning up|flu-?ish|flu like|fluey)"
 )
 _INFLAMED = (
     r"(?:red|hot|swollen|swelling|swelled|pus|oozing|weeping|leaking|spreading|streaks?|lump|infected|throbbing|"
-    r"puffy|inflamed|warm)"
+    r"puffy|inflamed|warm|purple|tender|angry|stinks?|smells?)"
 )
 
 PATTERNS = {
@@ -51,6 +51,7 @@ PATTERNS = {
         r"\bbreathing (?:is |feels )?(?:hurts?|painful|difficult|hard|shallow|laboured|labored)\b",
         r"\bbreath(?:ing|s)? (?:is|are|feels?) (?:like )?(?:a |such a |an )?(?:struggle|effort|fight)\b",
         r"\blips? (?:are |look |looks |is |turning |gone )?(?:a bit )?blue\b",
+        r"\bthroat\b[^.?!]{0,25}\b(?:closing|swelling up|tightening)\b",
     ],
     "chest": [
         r"\b" + _CHEST + r"\b[^.?!]{0,30}\b(?:pains?|hurts?|hurting|tight|tightness|heavy|heaviness|pressure|crushing|"
@@ -140,7 +141,13 @@ _COMPILED = {name: [re.compile(p) for p in patterns] for name, patterns in PATTE
 # without a sign that something just happened, it is left to the classifier.
 _TREATMENT_QUESTION = re.compile(
     r"\b(?:can|could|will|would|does|do|is|are)\b[^.!]{0,50}\b(?:(?<!please )(?<!pls )(?<!plz )(?<!need )helps?\b(?!\s*(?:me|us|him|her|them|pls|please|asap|now|urgently|quick))|"
-    r"treat|treats|fix|good for|work for|works for|worth (?:it|trying)|needle (?:there|that|it))\b"
+    r"treat|treats|fix|good for|work for|works for|worth (?:it|trying)|needle (?:there|that|it|my \w+|the \w+|\w+\?)|"
+    r"(?:a problem|an issue|ok|okay|safe|a risk) (?:for|with)|postpone|still come)\b"
+)
+# A problem the visitor has had for a long time is a reason to ask about treatment, not an emergency.
+_LONG_STANDING = re.compile(
+    r"\b(?:for (?:years|months|ages|a while|a few weeks)|last (?:year|month)|years? ago|months? ago|"
+    r"chronic|old injury|ongoing|since (?:i was|childhood|birth|shingles))\b"
 )
 _JUST_HAPPENED = re.compile(
     r"\b(?:since|following|started|suddenly|sudden|all of a sudden|right now|rn|today|tonight|yesterday|"
@@ -157,7 +164,7 @@ def normalise(text: str) -> str:
 def urgent_symptom(text: str) -> Optional[str]:
     """The kind of urgent symptom ``text`` reports (``"chest"``, ``"bleeding"``...), or None."""
     plain = normalise(text)
-    if _TREATMENT_QUESTION.search(plain) and not _JUST_HAPPENED.search(plain):
+    if _TREATMENT_QUESTION.search(plain) and (not _JUST_HAPPENED.search(plain) or _LONG_STANDING.search(plain)):
         return None
     for name, patterns in _COMPILED.items():
         if any(pattern.search(plain) for pattern in patterns):

@@ -75,7 +75,7 @@ def test_heldout_questions_are_never_trained_on(checked):
     clinic = yaml.safe_load((ROOT / "tests" / "heldout" / "clinic_heldout.yml").read_text())
     messages = [m for ms in heldout["topics"].values() for m in ms] + heldout["off_topic"]
     messages += [m for ms in clinic["intents"].values() for m in ms]
-    for name in ("red_flag_heldout.yml", "red_flag_final.yml", "precautions_heldout.yml"):
+    for name in ("red_flag_heldout.yml", "red_flag_final.yml", "red_flag_unseen.yml", "precautions_heldout.yml"):
         safety = yaml.safe_load((ROOT / "tests" / "heldout" / name).read_text())
         messages += [m for key in ("red_flag", "not_red_flag", "precautions") for m in safety.get(key) or []]
     leaked = [m for m in messages if normalise(m) in trained]

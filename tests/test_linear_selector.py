@@ -125,3 +125,35 @@ def test_saved_model_holds_no_pickles(tmp_path, trained):
     assert weights, files
     with np.load(weights[0], allow_pickle=False) as stored:
         assert set(stored.files) == {"coef", "intercept", "idf_0", "idf_1"}
+
+
+# The intent classifier is the same model fitted on the intents (clinic_nlu/linear_intent.py).
+
+@pytest.fixture
+def intent_classifier(tmp_path):
+    from clinic_nlu.linear_intent import LinearIntentClassifier
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("linear_intent")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {**LinearIntentClassifier.get_default_config(), "ranking_length": 2}
+    classifier = LinearIntentClassifier.create(config, storage, resource, context)
+    classifier.train(TrainingData(TRAINING, responses=RESPONSES))
+    return LinearIntentClassifier.load(config, storage, resource, context)
+
+
+def test_intent_classifier_writes_intent_and_ranking(intent_classifier):
+    [faq_msg, weather_msg] = intent_classifier.process(
+        [message("sore needle", [1, 1, 0, 0]), message("rain today", [0, 0, 0, 2])]
+    )
+    assert faq_msg.get("intent")["name"] == "faq"
+    assert weather_msg.get("intent")["name"] == "out_of_scope"
+    ranking = weather_msg.get("intent_ranking")
+    assert [entry["name"] for entry in ranking] == ["out_of_scope", "faq"]
+    assert ranking[0]["confidence"] == weather_msg.get("intent")["confidence"] > ranking[1]["confidence"]
+    assert sum(entry["confidence"] for entry in ranking) == pytest.approx(1.0)  # two intents: the whole ranking
+
+
+def test_intent_classifier_leaves_featureless_messages_alone(intent_classifier):
+    [msg] = intent_classifier.process([Message(data={"text": "x"})])
+    assert msg.get("intent") is None

@@ -1,10 +1,11 @@
 """The trained model on the safety test sets (tests/heldout/, never trained on).
 
-- red_flag_heldout.yml: the project's red-flag set, written apart from the training data.
-  Every urgent message must be caught (the issue's "no misses"). It was also used while the
-  safety net's word patterns were built, so it is a development set now.
-- red_flag_final.yml: written by a second helper after the safety net existed, never looked at
-  message by message; its figure is the honest estimate for new wordings.
+- red_flag_heldout.yml and red_flag_final.yml: the project's red-flag sets, written apart from
+  the training data (the second after the safety net's first version). Every urgent message in
+  them must be caught (the issue's "no misses"). Both were used while the safety net's word
+  patterns were built (their misses were read), so they are development sets now.
+- red_flag_unseen.yml: written by a third helper after that, scored once and never read
+  message by message; its figure is the honest estimate for wordings nobody tuned on.
 - precautions_heldout.yml: questions for faq/precautions.
 The false-alarm figures count ordinary messages (soreness, "what if" risk questions,
 precautions) that got the safety message.
@@ -20,7 +21,7 @@ from clinic_nlu.evaluation import agent_parser, load_heldout, score
 from tests.conftest import MODEL_PATH, ROOT
 
 HELDOUT = ROOT / "tests" / "heldout"
-FINAL_RED_FLAG_BAR = 0.90
+UNSEEN_RED_FLAG_BAR = 0.95
 FALSE_ALARM_LIMIT = 0.10
 PRECAUTIONS_BAR = 0.75
 
@@ -44,11 +45,19 @@ def test_every_red_flag_in_the_project_set_is_caught(parse):
     assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
 
 
-def test_the_final_red_flag_set(parse):
+def test_every_red_flag_in_the_second_set_is_caught(parse):
     report = scored(parse, "red_flag_final.yml")
     assert report.red_flag_total >= 120 and report.calm_total >= 100
+    missed = [text for expected, _, text in report.misses if expected == "red_flag"]
+    assert missed == [], report.summary()
+    assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
+
+
+def test_the_unseen_red_flag_set(parse):
+    report = scored(parse, "red_flag_unseen.yml")
+    assert report.red_flag_total >= 100 and report.calm_total >= 80
     # Only the figures are asserted (and printed on failure): this set is not read message by message.
-    assert report.red_flag_caught >= FINAL_RED_FLAG_BAR * report.red_flag_total, report.summary()
+    assert report.red_flag_caught >= UNSEEN_RED_FLAG_BAR * report.red_flag_total, report.summary()
     assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
 
 
