@@ -94,9 +94,10 @@ def widget_messages(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         reply: Dict[str, Any] = {"recipient_id": message.get("recipient_id")}
         if isinstance(message.get("text"), str) and message["text"]:
             reply["text"] = message["text"]
+        listed = message.get("buttons")
         buttons = [
             {"title": str(button["title"]), "payload": str(button["payload"])}
-            for button in message.get("buttons") or []
+            for button in (listed if isinstance(listed, list) else [])
             if isinstance(button, dict) and button.get("title") and button.get("payload")
         ]
         if buttons:
