@@ -185,3 +185,23 @@ def clinic_now(env: Optional[Mapping[str, str]] = None) -> Optional[datetime]:
     if moment.tzinfo is None:
         raise SettingsError("CLINIC_NOW: give the offset too, e.g. 2026-11-23T10:00:00-05:00")
     return moment
+
+
+def website_rate_limits(env: Optional[Mapping[str, str]] = None) -> tuple:
+    """``WEBSITE_RATE_LIMIT_PER_SENDER`` (default 30/60) and ``WEBSITE_RATE_LIMIT_PER_ADDRESS``
+    (default 120/60): messages per seconds for one conversation and for one client address;
+    ``off`` disables one. Returns ``(per_sender, per_address)`` as ``Limit`` or None.
+
+    Raises:
+        SettingsError: naming the variable when a value is malformed.
+    """
+    from website.ratelimit import Limit
+
+    env = os.environ if env is None else env
+    limits = []
+    for name, default in (("WEBSITE_RATE_LIMIT_PER_SENDER", "30/60"), ("WEBSITE_RATE_LIMIT_PER_ADDRESS", "120/60")):
+        try:
+            limits.append(Limit.parse(env.get(name) or default))
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}") from None
+    return tuple(limits)

@@ -30,6 +30,7 @@ from actions import settings
 from actions.clinic_profile import current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
+from website.ratelimit import Limit, RateLimiter
 from website.requests import BadRequest, parse_widget_request
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class WebsiteConfig:
     clinic_name: str
     clinic_phone: str
     clinic_address: str
+    per_sender: Optional[Limit] = None
+    per_address: Optional[Limit] = None
 
     def public(self) -> Dict[str, Any]:
         """The part the widget fetches (``GET /config``): nothing secret, nothing per visitor."""
@@ -70,6 +73,7 @@ def load_config() -> WebsiteConfig:
     """
     profile = current_profile()
     options = profile.website
+    per_sender, per_address = settings.website_rate_limits()
     origins = settings.website_allowed_origins()
     try:
         policy = OriginPolicy.of(options.allowed_origins if origins is None else origins)
@@ -84,6 +88,8 @@ def load_config() -> WebsiteConfig:
         clinic_name=profile.name,
         clinic_phone=profile.phone,
         clinic_address=profile.address,
+        per_sender=per_sender,
+        per_address=per_address,
     )
 
 
@@ -117,6 +123,12 @@ def own_origin(request: Request) -> Optional[str]:
     """The assistant's own origin as this request reached it (for same-origin pages)."""
     host = request.headers.get("host")
     return f"{request.scheme}://{host}" if host else None
+
+
+def client_address(request: Request) -> str:
+    """The visitor's address: from the proxy headers Sanic is told to trust (SANIC_PROXIES_COUNT,
+    SANIC_REAL_IP_HEADER), else the connection's peer."""
+    return request.remote_addr or request.ip or "unknown"
 
 
 def error(status: int, reason: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
@@ -162,7 +174,12 @@ class WebsiteInput(InputChannel):
         # The files are read here, when Rasa starts the channel, not at import.
         self.assets = load_assets(self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address)
         config = self.config
+        senders = RateLimiter(config.per_sender) if config.per_sender else None
+        addresses = RateLimiter(config.per_address) if config.per_address else None
         website = Blueprint("website_channel", __name__)
+
+        def too_many(wait: int, cors: Dict[str, str]) -> HTTPResponse:
+            return error(429, f"too many messages; try again in {wait} seconds", {**cors, "Retry-After": str(wait)})
 
         # Rasa's CORS extension answers every OPTIONS request itself, before any route runs,
         # with no CORS headers (Rasa runs without --cors). Its empty answer still passes through
@@ -210,6 +227,10 @@ class WebsiteInput(InputChannel):
             if not config.policy.permits(origin, own_origin(request)):
                 return error(403, "this site is not among the clinic's allowed origins")
             cors = config.policy.headers(origin)
+            if addresses is not None:
+                wait = addresses.hit(client_address(request))
+                if wait is not None:
+                    return too_many(wait, cors)
             kind = media_type(request)
             if kind is not None and kind not in ACCEPTED_CONTENT_TYPES:
                 return error(415, "send the JSON body as application/json (or text/plain)", cors)
@@ -219,6 +240,10 @@ class WebsiteInput(InputChannel):
                 message = parse_widget_request(request.body or b"", config.max_message_length)
             except BadRequest as problem:
                 return error(400, str(problem), cors)
+            if senders is not None:
+                wait = senders.hit(message.sender)
+                if wait is not None:
+                    return too_many(wait, cors)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(

@@ -1,0 +1,73 @@
+"""How many messages a sender or a client address may send in a time window.
+
+A sliding window per key (the sender id, the client's address), kept in memory with a
+bound on the number of keys, so a flood of new senders cannot grow memory without limit:
+the least recently seen keys are forgotten first. Each Rasa server process keeps its own
+counts; behind a load balancer the limit applies per server.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Callable, Deque, Optional
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``count`` messages per ``seconds``."""
+
+    count: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Optional["Limit"]:
+        """``"30/60"`` (30 per 60 seconds); ``"off"`` or ``"0"`` for no limit.
+
+        Raises:
+            ValueError: for anything else, with the expected form.
+        """
+        cleaned = text.strip().lower()
+        if cleaned in ("off", "0", "none"):
+            return None
+        try:
+            count, seconds = cleaned.split("/")
+            limit = cls(int(count), float(seconds))
+        except ValueError:
+            raise ValueError(f"expected <messages>/<seconds> such as 30/60, or off; got {text!r}") from None
+        if limit.count < 1 or limit.seconds <= 0:
+            raise ValueError(f"expected at least 1 message per a positive number of seconds; got {text!r}")
+        return limit
+
+
+class RateLimiter:
+    """Counts hits per key; says how long to wait when a key is over its limit."""
+
+    def __init__(self, limit: Limit, max_keys: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.max_keys = max_keys
+        self._clock = clock
+        self._hits: "OrderedDict[str, Deque[float]]" = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def hit(self, key: str) -> Optional[int]:
+        """Records one message for ``key``; None when allowed, else whole seconds to wait (at least 1)."""
+        now = self._clock()
+        window = self._hits.get(key)
+        if window is None:
+            window = deque()
+            self._hits[key] = window
+            if len(self._hits) > self.max_keys:
+                self._hits.popitem(last=False)
+        else:
+            self._hits.move_to_end(key)
+        while window and window[0] <= now - self.limit.seconds:
+            window.popleft()
+        if len(window) >= self.limit.count:
+            return max(1, math.ceil(window[0] + self.limit.seconds - now))
+        window.append(now)
+        return None
