@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import logging
 import sys
 from datetime import datetime, timedelta, timezone
@@ -69,6 +70,18 @@ def build_app():
     from actions.delivery import DeliveryWorker
 
     app = create_app("actions", cors_origins=None)
+    token = settings.action_server_token()
+
+    # Where the action server is reachable over a network, only Rasa (which sends the shared
+    # token from endpoints.yml) may call it; /health stays open for load balancers.
+    @app.middleware("request")
+    async def require_token(request):
+        if token is None or request.path == "/health":
+            return None
+        sent = request.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return json_response({"error": "missing or wrong action server token"}, status=401)
+        return None
 
     # rasa-sdk's own handler answers a failed action with the whole request (the tracker, with
     # whatever the visitor typed) in the body, which Rasa may then log: answer without it, and
@@ -116,6 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_configuration()
         port = args.port or settings.action_server_port()
         host = args.host or settings.action_server_host()
+        settings.check_action_server_exposure(host, settings.action_server_token())
     except (ClinicProfileError, settings.SettingsError) as error:
         print(f"The action server cannot start: {error}", file=sys.stderr)
         return 2

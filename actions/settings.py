@@ -205,3 +205,33 @@ def website_rate_limits(env: Optional[Mapping[str, str]] = None) -> tuple:
         except ValueError as error:
             raise SettingsError(f"{name}: {error}") from None
     return tuple(limits)
+
+
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def action_server_token(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """``ACTION_SERVER_TOKEN``: the shared secret Rasa must send (``Authorization: Bearer <token>``,
+    set in endpoints.yml) when the action server is reachable over a network. None when unset.
+
+    Raises:
+        SettingsError: when it is set but shorter than 16 characters.
+    """
+    env = os.environ if env is None else env
+    token = env.get("ACTION_SERVER_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise SettingsError("ACTION_SERVER_TOKEN: use at least 16 random characters (e.g. `openssl rand -hex 24`)")
+    return token
+
+
+def check_action_server_exposure(host: str, token: Optional[str]) -> None:
+    """Refuses a network-reachable action server without a token.
+
+    Raises:
+        SettingsError: naming both variables.
+    """
+    if host not in LOOPBACK_HOSTS and not token:
+        raise SettingsError(
+            f"ACTION_SERVER_HOST={host} makes the action server reachable over the network: "
+            "set ACTION_SERVER_TOKEN too, and send it from endpoints.yml (see README)"
+        )

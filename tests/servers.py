@@ -126,8 +126,10 @@ def start_assistant(model: Path, workdir: Path, env: Optional[Dict[str, str]] = 
     """
     assistant = RunningAssistant(rasa_port=free_port(), action_port=free_port())
     endpoints = workdir / "endpoints.yml"
+    token = (env or {}).get("ACTION_SERVER_TOKEN")
+    headers = f'  headers:\n    Authorization: "Bearer {token}"\n' if token else ""
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n'
+        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n{headers}'
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = dict(
