@@ -118,8 +118,12 @@ class RunningAssistant:
                 process.kill()
 
 
-def start_assistant(model: Path, workdir: Path, env: Optional[Dict[str, str]] = None) -> RunningAssistant:
+def start_assistant(
+    model: Path, workdir: Path, env: Optional[Dict[str, str]] = None, rasa_args: Optional[List[str]] = None
+) -> RunningAssistant:
     """Starts the action server and Rasa (REST channel, HTTP API off) with ``model``.
+
+    ``rasa_args`` adds options to ``rasa run`` (a test of the HTTP API with its credentials).
 
     ``env`` adds environment variables (booking store, clinic endpoint...) for both servers;
     the booking store defaults to an SQLite file in ``workdir``.
@@ -142,7 +146,7 @@ def start_assistant(model: Path, workdir: Path, env: Optional[Dict[str, str]] = 
         "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],
         "rasa": [
             str(BIN / "rasa"), "run", "-m", str(model), "--port", str(assistant.rasa_port),
-            "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
+            "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"), *(rasa_args or []),
         ],
     }
     assistant.commands = commands
