@@ -71,6 +71,10 @@ def parse_widget_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENG
         raise BadRequest("'message' must be a string")
     if "\x00" in text:
         raise BadRequest("'message' must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800", which JSON escapes can carry
+        raise BadRequest("'message' must be valid Unicode text") from None
     if not text.strip():
         raise BadRequest("'message' is empty")
     if len(text) > max_length:
