@@ -113,6 +113,14 @@ def widget_messages(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return replies
 
 
+def no_reply_text(clinic_phone: str) -> str:
+    """What the widget shows when the assistant produced no reply at all."""
+    return (
+        "Sorry, I couldn't answer that just now. Please try again in a moment, "
+        f"or call the clinic on {clinic_phone}."
+    )
+
+
 def media_type(request: Request) -> Optional[str]:
     """The request's content type without parameters, lower-case; ``None`` when absent."""
     raw = request.headers.get("content-type")
@@ -261,8 +269,12 @@ class WebsiteInput(InputChannel):
                     type(failure).__name__, "".join(traceback.format_tb(failure.__traceback__)),
                 )
                 return error(500, "the assistant could not answer just now; please try again", cors)
-            return response.json(
-                widget_messages(collector.messages), headers={**cors, "Cache-Control": "no-store"}
-            )
+            replies = widget_messages(collector.messages)
+            if not replies:
+                # Silence leaves a visitor guessing; it happens when a custom action could not run
+                # (the action server is down or failing): say so, and give the clinic's number.
+                logger.warning("website channel: the assistant gave no reply (is the action server running?)")
+                replies = [{"recipient_id": message.sender, "text": no_reply_text(config.clinic_phone)}]
+            return response.json(replies, headers={**cors, "Cache-Control": "no-store"})
 
         return website
