@@ -98,6 +98,10 @@ booking_deliveries = Table(
 )
 
 
+# How long a save waits for a locked SQLite file before it fails. Short enough that the visitor
+# hears "could not save, please call" before the widget gives up waiting (30 s).
+SQLITE_BUSY_SECONDS = 10
+
 class BookingStoreError(RuntimeError):
     """The store could not do what was asked (database unreachable, read-only, ...).
 
@@ -311,7 +315,7 @@ class BookingStore:
     @staticmethod
     def _create_engine(url: URL, is_sqlite: bool) -> Engine:
         if is_sqlite:
-            engine = create_engine(url, future=True, connect_args={"timeout": 30})
+            engine = create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_SECONDS})
             event.listen(engine, "connect", _sqlite_on_connect)
             return engine
         return create_engine(url, future=True, pool_pre_ping=True)

@@ -210,6 +210,24 @@ def test_a_failed_save_is_told_plainly_with_the_phone(assistant):
             connection.execute("DROP TRIGGER refuse_bookings")
 
 
+def test_a_locked_database_is_told_plainly_and_nothing_is_saved(assistant):
+    database = assistant.workdir / "bookings.db"
+    sender = f"visitor-{uuid.uuid4()}"
+    for message in ("book me in please", "Ysolde Marrack", EMAIL, "next tuesday at 10am", "yes"):
+        assistant.say(sender, message)
+    lock = sqlite3.connect(database, isolation_level=None, timeout=1)
+    lock.execute("BEGIN EXCLUSIVE")  # another program holds the file (a backup, a staff tool)
+    try:
+        reply = texts(assistant.say(sender, "yes"))
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert "could not save" in reply and "+1 202 555 0100" in reply
+    assert not REFERENCE.search(reply)
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM booking_requests WHERE name = 'Ysolde Marrack'").fetchone() == (0,)
+
+
 def test_no_contact_details_in_any_log(assistant):
     # Runs after the bookings above: every server log is searched for the details they used.
     logs = assistant.log_text()
