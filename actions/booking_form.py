@@ -78,6 +78,17 @@ def reset_booking() -> List[EventType]:
     return [SlotSet(slot, None) for slot in REQUIRED + HELPERS]
 
 
+def end_booking() -> List[EventType]:
+    """Stops the form where it is and clears every booking slot."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_booking()
+
+
+def clear_leftovers(tracker: Tracker) -> List[EventType]:
+    """Clears only the booking slots an earlier booking left set: a slot set when a form starts
+    is handed to its validator, so an empty one is left alone."""
+    return [SlotSet(slot, None) for slot in REQUIRED + HELPERS if tracker.get_slot(slot) is not None]
+
+
 def contact_slots(found: Dict[str, Optional[str]]) -> Dict[str, Any]:
     """The slots for a checked phone and/or email; ``contact`` is what the summary shows."""
     shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
@@ -295,10 +306,7 @@ class ActionStartBooking(Action):
         dispatcher.utter_message(response="utter_booking_intro")
         text = str((tracker.latest_message or {}).get("text") or "")
         found = time_from_opening_message(text, current_profile(), now_utc())
-        # Only slots left over from an earlier booking are cleared: every slot set here is
-        # handed to the form's validator when the form starts.
-        leftovers = [SlotSet(slot, None) for slot in REQUIRED + HELPERS if tracker.get_slot(slot) is not None]
-        return leftovers + [SlotSet(slot, value) for slot, value in found.items()]
+        return clear_leftovers(tracker) + [SlotSet(slot, value) for slot, value in found.items()]
 
 
 class ActionAskPreferredTime(Action):
@@ -488,4 +496,4 @@ class ActionCancelBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         dispatcher.utter_message(response="utter_booking_cancelled")
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_booking()
+        return end_booking()

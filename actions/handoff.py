@@ -17,7 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking_form import CALLBACK, FORM, HELPERS, REQUIRED, now_utc
+from actions.booking_form import CALLBACK, FORM, clear_leftovers, now_utc
 from actions.booking_validation import describe_moment
 from actions.clinic_profile import ClinicProfile, current_profile
 
@@ -35,8 +35,7 @@ def back_at(profile: ClinicProfile, now: datetime) -> str:
 
 def start_callback(tracker: Tracker) -> List[EventType]:
     """Clears what an earlier booking left and marks the form as a callback request."""
-    leftovers = [SlotSet(slot, None) for slot in REQUIRED + HELPERS if tracker.get_slot(slot) is not None]
-    return leftovers + [SlotSet("booking_kind", CALLBACK)]
+    return clear_leftovers(tracker) + [SlotSet("booking_kind", CALLBACK)]
 
 
 class ActionHumanHandoff(Action):

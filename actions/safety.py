@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking_form import reset_booking
+from actions.booking_form import end_booking
 from actions.clinic_profile import ClinicProfile, current_profile
 
 DISCLAIMER_SLOT = "disclaimer_given"
@@ -52,7 +52,7 @@ class ActionRedFlag(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         dispatcher.utter_message(response="utter_red_flag", **safety_values(current_profile()))
         if (tracker.active_loop or {}).get("name"):
-            return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_booking()
+            return end_booking()
         return []
 
 

@@ -43,8 +43,9 @@ def check_configuration() -> None:
     current_profile.cache_clear()
     current_profile()
     settings.delivery_settings()
-    if settings.clinic_now() is not None:
-        logger.warning("CLINIC_NOW is set: the assistant pretends it is %s (tests and demos only)", settings.clinic_now())
+    pretended = settings.clinic_now()
+    if pretended is not None:
+        logger.warning("CLINIC_NOW is set: the assistant pretends it is %s (tests and demos only)", pretended)
 
 
 RETENTION_CHECK_SECONDS = 6 * 3600

@@ -142,6 +142,25 @@ async def _tally(
     return correct, total
 
 
+async def _count(
+    parse: Parse,
+    messages: List[str],
+    label_of: Callable[[Dict[str, Any]], str],
+    right: Callable[[str], bool],
+    expected: str,
+    misses: List[Tuple[str, str, str]],
+) -> Tuple[int, int]:
+    """Counts the messages whose label is ``right``; the others go to ``misses`` as ``expected``."""
+    correct = 0
+    for text in messages:
+        predicted = label_of(await parse(text))
+        if right(predicted):
+            correct += 1
+        else:
+            misses.append((expected, predicted, text))
+    return correct, len(messages)
+
+
 async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
     """Parses every held-out message and counts what the assistant got right."""
     report = HeldoutReport()
@@ -151,33 +170,20 @@ async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
     report.intent_correct, report.intent_total = await _tally(
         parse, heldout.get("intents") or {}, lambda intent: intent, intent_name, report.per_intent, report.misses
     )
-    for text in heldout.get("off_topic") or []:
-        predicted = predicted_label(await parse(text))
-        report.off_topic_total += 1
-        if predicted in NOT_ANSWERED:
-            report.off_topic_correct += 1
-        else:
-            report.misses.append(("off_topic", predicted, text))
-    for text in heldout.get("red_flag") or []:
-        predicted = intent_name(await parse(text))
-        report.red_flag_total += 1
-        if predicted == "red_flag":
-            report.red_flag_caught += 1
-        else:
-            report.misses.append(("red_flag", predicted, text))
-    for text in heldout.get("not_red_flag") or []:
-        predicted = intent_name(await parse(text))
-        report.calm_total += 1
-        if predicted == "red_flag":
-            report.false_alarms += 1
-            report.misses.append(("not_red_flag", predicted, text))
-    for text in heldout.get("precautions") or []:
-        predicted = predicted_label(await parse(text))
-        report.precautions_total += 1
-        if predicted == "faq/precautions":
-            report.precautions_correct += 1
-        else:
-            report.misses.append(("faq/precautions", predicted, text))
+    report.off_topic_correct, report.off_topic_total = await _count(
+        parse, heldout.get("off_topic") or [], predicted_label, lambda p: p in NOT_ANSWERED, "off_topic", report.misses
+    )
+    report.red_flag_caught, report.red_flag_total = await _count(
+        parse, heldout.get("red_flag") or [], intent_name, lambda p: p == "red_flag", "red_flag", report.misses
+    )
+    calm_correct, report.calm_total = await _count(
+        parse, heldout.get("not_red_flag") or [], intent_name, lambda p: p != "red_flag", "not_red_flag", report.misses
+    )
+    report.false_alarms = report.calm_total - calm_correct
+    report.precautions_correct, report.precautions_total = await _count(
+        parse, heldout.get("precautions") or [], predicted_label, lambda p: p == "faq/precautions",
+        "faq/precautions", report.misses,
+    )
     return report
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinic_nlu.linear_selector import LinearResponseSelector, inverse_document_frequency, softmax
+from clinic_nlu.linear_selector import LinearResponseSelector
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -41,29 +40,10 @@ class LinearIntentClassifier(LinearResponseSelector):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fits one weight vector per intent, then saves the model."""
-        from sklearn.linear_model import LogisticRegression
-
         examples = [
             m for m in training_data.intent_examples if m.get(INTENT) and self._sentence_features(m) is not None
         ]
-        labels = sorted({m.get(INTENT) for m in examples})
-        if len(labels) < 2:
-            self.persist()
-            return self._resource
-        stacked = self._stack([self._sentence_features(m) for m in examples])
-        self._weights = {f"idf_{i}": inverse_document_frequency(counts) for i, counts in enumerate(stacked)}
-        features = self._transform(stacked)
-        targets = np.array([labels.index(m.get(INTENT)) for m in examples])
-        model = LogisticRegression(
-            C=float(self._config["C"]),
-            class_weight=self._config["class_weight"],
-            max_iter=int(self._config["max_iter"]),
-            random_state=int(self._config["random_seed"]),
-        )
-        model.fit(features, targets)
-        self._labels = labels
-        self._weights["coef"] = model.coef_.astype(np.float32)
-        self._weights["intercept"] = model.intercept_.astype(np.float32)
+        self._fit(examples, [m.get(INTENT) for m in examples], class_weight=self._config["class_weight"])
         self.persist()
         return self._resource
 
@@ -75,14 +55,10 @@ class LinearIntentClassifier(LinearResponseSelector):
             blocks = self._sentence_features(message)
             if blocks is None:
                 continue
-            features = self._transform(self._stack([blocks]))
-            scores = np.asarray(features @ self._weights["coef"].T).ravel() + self._weights["intercept"]
-            if len(self._labels) == 2 and scores.shape[0] == 1:
-                scores = np.array([0.0, scores[0]])
-            probabilities = softmax(scores)
-            order = np.argsort(-probabilities)[: int(self._config["ranking_length"])]
+            probabilities = self._probabilities(blocks)
             ranking = [
-                {INTENT_NAME_KEY: self._labels[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])} for i in order
+                {INTENT_NAME_KEY: self._labels[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])}
+                for i in self._best(probabilities)
             ]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)

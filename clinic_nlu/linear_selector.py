@@ -141,8 +141,6 @@ class LinearResponseSelector(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fits one weight vector per topic of the retrieval intent, then saves the model."""
-        from sklearn.linear_model import LogisticRegression
-
         intent = self._config["retrieval_intent"]
         examples = [
             m
@@ -153,27 +151,32 @@ class LinearResponseSelector(GraphComponent):
         self._responses = {
             key: value for key, value in training_data.responses.items() if key.startswith(f"utter_{intent}/")
         }
-        labels = sorted({m.get(INTENT_RESPONSE_KEY) for m in examples})
+        self._fit(examples, [m.get(INTENT_RESPONSE_KEY) for m in examples])
+        self.persist()
+        return self._resource
+
+    def _fit(self, examples: List[Message], targets: List[str], class_weight: Optional[str] = None) -> None:
+        """Fits one weight vector per label (``targets[i]`` is the label of ``examples[i]``);
+        with fewer than two labels there is nothing to learn and no weights are set."""
+        from sklearn.linear_model import LogisticRegression
+
+        labels = sorted(set(targets))
         if len(labels) < 2:
-            self.persist()
-            return self._resource
+            return
         stacked = self._stack([self._sentence_features(m) for m in examples])
         self._weights = {
             f"idf_{index}": inverse_document_frequency(counts) for index, counts in enumerate(stacked)
         }
-        features = self._transform(stacked)
-        targets = np.array([labels.index(m.get(INTENT_RESPONSE_KEY)) for m in examples])
         model = LogisticRegression(
             C=float(self._config["C"]),
+            class_weight=class_weight,
             max_iter=int(self._config["max_iter"]),
             random_state=int(self._config["random_seed"]),
         )
-        model.fit(features, targets)
+        model.fit(self._transform(stacked), np.array([labels.index(target) for target in targets]))
         self._labels = labels
         self._weights["coef"] = model.coef_.astype(np.float32)
         self._weights["intercept"] = model.intercept_.astype(np.float32)
-        self.persist()
-        return self._resource
 
     def persist(self) -> None:
         """Saves weights as .npz (no pickles) and labels and responses as JSON."""
@@ -214,14 +217,22 @@ class LinearResponseSelector(GraphComponent):
             config, model_storage, resource, weights, meta["labels"], meta["responses"], meta["retrieval_intents"]
         )
 
-    def rank(self, blocks: List[scipy.sparse.csr_matrix]) -> List[Dict[str, Any]]:
-        """The topics for one message's feature blocks, most likely first."""
+    def _probabilities(self, blocks: List[scipy.sparse.csr_matrix]) -> np.ndarray:
+        """The probability of each label for one message's feature blocks, in ``self._labels`` order."""
         features = self._transform(self._stack([blocks]))
         scores = np.asarray(features @ self._weights["coef"].T).ravel() + self._weights["intercept"]
         if len(self._labels) == 2 and scores.shape[0] == 1:  # binary case: one weight vector
             scores = np.array([0.0, scores[0]])  # softmax of this is the logistic of the score
-        probabilities = softmax(scores)
-        order = np.argsort(-probabilities)[: int(self._config["ranking_length"])]
+        return softmax(scores)
+
+    def _best(self, probabilities: np.ndarray) -> np.ndarray:
+        """Label indices, most likely first, at most ``ranking_length``."""
+        return np.argsort(-probabilities)[: int(self._config["ranking_length"])]
+
+    def rank(self, blocks: List[scipy.sparse.csr_matrix]) -> List[Dict[str, Any]]:
+        """The topics for one message's feature blocks, most likely first."""
+        probabilities = self._probabilities(blocks)
+        order = self._best(probabilities)
         return [
             {
                 "id": label_id(self._labels[i]),

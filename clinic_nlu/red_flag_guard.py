@@ -23,8 +23,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
 from clinic_nlu.red_flags import urgent_symptom
-
-FALLBACK_INTENT = "nlu_fallback"
+from clinic_nlu.topic_guard import FALLBACK_INTENT, replace_intent
 
 
 def red_flag_decision(
@@ -69,9 +68,5 @@ class RedFlagGuard(GraphComponent):
             confidence = red_flag_decision(message.get("text"), message.get("intent") or {}, ranking, self._intent)
             if confidence is None:
                 continue
-            chosen = {"name": self._intent, "confidence": confidence}
-            message.data["intent"] = chosen
-            message.data["intent_ranking"] = [chosen] + [
-                entry for entry in ranking if entry.get("name") not in (self._intent, FALLBACK_INTENT)
-            ]
+            replace_intent(message, self._intent, confidence, (self._intent, FALLBACK_INTENT))
         return messages

@@ -18,7 +18,7 @@ visit"), the intent's confidence is spread thin where the topic is not.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -28,6 +28,15 @@ from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.nlu.training_data.message import Message
 
 FALLBACK_INTENT = "nlu_fallback"
+
+
+def replace_intent(message: Message, name: str, confidence: float, drop: Iterable[str]) -> None:
+    """Makes ``name`` the message's intent, first in its ranking, without the ranking entries in ``drop``."""
+    chosen = {"name": name, "confidence": confidence}
+    dropped = set(drop)
+    ranking = message.get("intent_ranking") or []
+    message.data["intent"] = chosen
+    message.data["intent_ranking"] = [chosen] + [entry for entry in ranking if entry.get("name") not in dropped]
 
 
 def topic_is_uncertain(
@@ -95,14 +104,9 @@ class ResponseSelectorFallback(GraphComponent):
         ranking = self._selector_ranking(message)
         if not ranking or ranking[0]["confidence"] < self._rescue_threshold:
             return
-        chosen = {"name": self._retrieval_intent, "confidence": ranking[0]["confidence"]}
-        message.data["intent"] = chosen
-        others = [
-            entry
-            for entry in message.get("intent_ranking") or []
-            if entry.get("name") not in (FALLBACK_INTENT, self._retrieval_intent)
-        ]
-        message.data["intent_ranking"] = [chosen] + others
+        replace_intent(
+            message, self._retrieval_intent, ranking[0]["confidence"], (FALLBACK_INTENT, self._retrieval_intent)
+        )
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Replaces weak retrieval-intent predictions with ``nlu_fallback``, and
@@ -119,13 +123,5 @@ class ResponseSelectorFallback(GraphComponent):
                 ranking, self._threshold, self._ambiguity_threshold
             ):
                 continue
-            confidence = ranking[0]["confidence"] if ranking else 0.0
-            fallback = {"name": FALLBACK_INTENT, "confidence": confidence}
-            message.data["intent"] = fallback
-            others = [
-                entry
-                for entry in message.get("intent_ranking") or []
-                if entry.get("name") != FALLBACK_INTENT
-            ]
-            message.data["intent_ranking"] = [fallback] + others
+            replace_intent(message, FALLBACK_INTENT, ranking[0]["confidence"] if ranking else 0.0, (FALLBACK_INTENT,))
         return messages

@@ -121,6 +121,11 @@ def no_reply_text(clinic_phone: str) -> str:
     )
 
 
+def refused_origin() -> HTTPResponse:
+    """The answer to a web page on a site the clinic did not list (no CORS headers)."""
+    return error(403, "this site is not among the clinic's allowed origins")
+
+
 def media_type(request: Request) -> Optional[str]:
     """The request's content type without parameters, lower-case; ``None`` when absent."""
     raw = request.headers.get("content-type")
@@ -198,34 +203,25 @@ class WebsiteInput(InputChannel):
                 return None
             origin = request.headers.get("origin")
             if origin is None or not config.policy.permits(origin, own_origin(request)):
-                return error(403, "this site is not among the clinic's allowed origins")
+                return refused_origin()
             return HTTPResponse(status=204, headers=config.policy.headers(origin, preflight=True))
 
         @website.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @website.route("/widget.js", methods=["GET"])
-        async def widget_js(request: Request) -> HTTPResponse:
-            return self.serve_asset(request, "widget.js")
+        # widget.js, widget.css, demo, demo.css: each file at its own name.
+        for name in self.assets:
+            async def asset(request: Request, name: str = name) -> HTTPResponse:
+                return self.serve_asset(request, name)
 
-        @website.route("/widget.css", methods=["GET"])
-        async def widget_css(request: Request) -> HTTPResponse:
-            return self.serve_asset(request, "widget.css")
-
-        @website.route("/demo", methods=["GET"])
-        async def demo(request: Request) -> HTTPResponse:
-            return self.serve_asset(request, "demo")
-
-        @website.route("/demo.css", methods=["GET"])
-        async def demo_css(request: Request) -> HTTPResponse:
-            return self.serve_asset(request, "demo.css")
+            website.add_route(asset, f"/{name}", methods=["GET"], name="asset_" + name.replace(".", "_"))
 
         @website.route("/config", methods=["GET", "OPTIONS"])
         async def widget_config(request: Request) -> HTTPResponse:
             origin = request.headers.get("origin")
             if not config.policy.permits(origin, own_origin(request)):
-                return error(403, "this site is not among the clinic's allowed origins")
+                return refused_origin()
             cors = config.policy.headers(origin)
             return response.json(config.public(), headers={**cors, "Cache-Control": "public, max-age=300"})
 
@@ -233,7 +229,7 @@ class WebsiteInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             origin = request.headers.get("origin")
             if not config.policy.permits(origin, own_origin(request)):
-                return error(403, "this site is not among the clinic's allowed origins")
+                return refused_origin()
             cors = config.policy.headers(origin)
             if addresses is not None:
                 wait = addresses.hit(client_address(request))
