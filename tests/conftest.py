@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Dict, Iterator
 
 import pytest
 
@@ -17,6 +17,25 @@ MODEL_PATH = ROOT / "models" / "clinic-assistant.tar.gz"
 
 if TYPE_CHECKING:
     from tests.servers import RunningAssistant
+
+
+@pytest.fixture(scope="session")
+def answers() -> Dict[str, str]:
+    """Each FAQ topic's answer, by topic name, from data/faq/."""
+    from clinic_nlu.faq_conventions import check_faq_dir
+
+    topics, _ = check_faq_dir(ROOT / "data" / "faq")
+    return {topic.name: topic.answers[0] for topic in topics}
+
+
+@pytest.fixture(scope="session")
+def parser():
+    """The trained model's parse function, loaded once for every held-out test module."""
+    from clinic_nlu.evaluation import agent_parser
+
+    if not MODEL_PATH.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    return agent_parser(MODEL_PATH)
 
 
 @pytest.fixture(scope="session")

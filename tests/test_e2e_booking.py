@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime
 from email import message_from_bytes
 from email.policy import default as email_policy
-from pathlib import Path
 from typing import List
 
 import pytest

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
-from typing import Dict
 
 import pytest
 import yaml
 
 from clinic_nlu.faq_conventions import check_faq_dir
-from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import start_assistant
+from tests.conftest import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 # Vague on purpose: it names no topic, so the assistant should ask, not guess.
@@ -21,12 +18,6 @@ VAGUE = "i was wondering about a few things"
 
 def response_text(name: str) -> str:
     return DOMAIN["responses"][name][0]["text"]
-
-
-@pytest.fixture(scope="module")
-def answers() -> Dict[str, str]:
-    topics, _ = check_faq_dir(ROOT / "data" / "faq")
-    return {topic.name: topic.answers[0] for topic in topics}
 
 
 @pytest.fixture(scope="module")

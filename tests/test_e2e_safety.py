@@ -15,7 +15,6 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from clinic_nlu.faq_conventions import check_faq_dir
 from tests.clinic_endpoint import ClinicEndpoint
 from tests.conftest import MODEL_PATH, ROOT
 from tests.servers import start_assistant
@@ -85,17 +84,14 @@ def test_a_red_flag_interrupts_a_booking_form(assistant):
     assert "Which day and time" not in after and "Do you agree" not in after
 
 
-def test_ordinary_soreness_is_an_faq_not_an_emergency(assistant):
-    topics, _ = check_faq_dir(ROOT / "data" / "faq")
-    answers = {topic.name: topic.answers[0] for topic in topics}
+def test_ordinary_soreness_is_an_faq_not_an_emergency(assistant, answers):
     replies = texts(assistant.say(new_sender(), "will i be sore afterwards?"))
     assert safety_message() not in replies
     assert replies[1] in (answers["side_effects"], answers["aftercare"])
 
 
-def test_precautions_are_answered_without_a_verdict(assistant):
-    topics, _ = check_faq_dir(ROOT / "data" / "faq")
-    answer = {topic.name: topic.answers[0] for topic in topics}["precautions"]
+def test_precautions_are_answered_without_a_verdict(assistant, answers):
+    answer = answers["precautions"]
     assert texts(assistant.say(new_sender(), "i'm pregnant, can i still have dry needling?")) == [DISCLAIMER, answer]
     assert "practitioner" in answer
 

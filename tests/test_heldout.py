@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from clinic_nlu.evaluation import agent_parser, load_heldout, score
-from tests.conftest import MODEL_PATH, ROOT
+from clinic_nlu.evaluation import load_heldout, score
+from tests.conftest import ROOT
 
 TOPIC_BAR = 0.95
 OFF_TOPIC_BAR = 0.90
@@ -20,13 +20,11 @@ CLINIC_INTENTS_BAR = 0.90
 
 
 @pytest.fixture(scope="module")
-def report():
-    if not MODEL_PATH.exists():
-        pytest.fail("no trained model: run `make train` (make test does)")
+def report(parser):
     heldout = load_heldout(
         ROOT / "tests" / "heldout" / "faq_heldout.yml", ROOT / "tests" / "heldout" / "clinic_heldout.yml"
     )
-    return asyncio.run(score(agent_parser(MODEL_PATH), heldout))
+    return asyncio.run(score(parser, heldout))
 
 
 def test_heldout_set_is_big_enough(report):

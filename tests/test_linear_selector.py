@@ -80,15 +80,19 @@ RESPONSES = {
 }
 
 
+def train_and_load(component_class, tmp_path):
+    """Trains ``component_class`` on TRAINING, saves it, and loads it back as Rasa would."""
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource(component_class.__name__)
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {**component_class.get_default_config(), "ranking_length": 2}
+    component_class.create(config, storage, resource, context).train(TrainingData(TRAINING, responses=RESPONSES))
+    return component_class.load(config, storage, resource, context)
+
+
 @pytest.fixture
 def trained(tmp_path):
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("linear_selector")
-    context = ExecutionContext(GraphSchema({}), "test")
-    config = {**LinearResponseSelector.get_default_config(), "ranking_length": 2}
-    selector = LinearResponseSelector.create(config, storage, resource, context)
-    selector.train(TrainingData(TRAINING, responses=RESPONSES))
-    return LinearResponseSelector.load(config, storage, resource, context)
+    return train_and_load(LinearResponseSelector, tmp_path)
 
 
 def test_predicts_the_topic_with_rasas_output_structure(trained):
@@ -133,13 +137,7 @@ def test_saved_model_holds_no_pickles(tmp_path, trained):
 def intent_classifier(tmp_path):
     from clinic_nlu.linear_intent import LinearIntentClassifier
 
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("linear_intent")
-    context = ExecutionContext(GraphSchema({}), "test")
-    config = {**LinearIntentClassifier.get_default_config(), "ranking_length": 2}
-    classifier = LinearIntentClassifier.create(config, storage, resource, context)
-    classifier.train(TrainingData(TRAINING, responses=RESPONSES))
-    return LinearIntentClassifier.load(config, storage, resource, context)
+    return train_and_load(LinearIntentClassifier, tmp_path)
 
 
 def test_intent_classifier_writes_intent_and_ranking(intent_classifier):

@@ -17,8 +17,8 @@ import asyncio
 
 import pytest
 
-from clinic_nlu.evaluation import agent_parser, load_heldout, score
-from tests.conftest import MODEL_PATH, ROOT
+from clinic_nlu.evaluation import load_heldout, score
+from tests.conftest import ROOT
 
 HELDOUT = ROOT / "tests" / "heldout"
 UNSEEN_RED_FLAG_BAR = 0.95
@@ -26,42 +26,28 @@ FALSE_ALARM_LIMIT = 0.10
 PRECAUTIONS_BAR = 0.75
 
 
-@pytest.fixture(scope="module")
-def parse():
-    if not MODEL_PATH.exists():
-        pytest.fail("no trained model: run `make train` (make test does)")
-    return agent_parser(MODEL_PATH)
+def scored(parser, name):
+    return asyncio.run(score(parser, load_heldout(HELDOUT / name)))
 
 
-def scored(parse, name):
-    return asyncio.run(score(parse, load_heldout(HELDOUT / name)))
-
-
-def test_every_red_flag_in_the_project_set_is_caught(parse):
-    report = scored(parse, "red_flag_heldout.yml")
-    assert report.red_flag_total >= 100 and report.calm_total >= 80
+@pytest.mark.parametrize("name, urgent, calm", [("red_flag_heldout.yml", 100, 80), ("red_flag_final.yml", 120, 100)])
+def test_every_red_flag_in_the_development_sets_is_caught(parser, name, urgent, calm):
+    report = scored(parser, name)
+    assert report.red_flag_total >= urgent and report.calm_total >= calm
     missed = [text for expected, _, text in report.misses if expected == "red_flag"]
     assert missed == [], report.summary()
     assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
 
 
-def test_every_red_flag_in_the_second_set_is_caught(parse):
-    report = scored(parse, "red_flag_final.yml")
-    assert report.red_flag_total >= 120 and report.calm_total >= 100
-    missed = [text for expected, _, text in report.misses if expected == "red_flag"]
-    assert missed == [], report.summary()
-    assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
-
-
-def test_the_unseen_red_flag_set(parse):
-    report = scored(parse, "red_flag_unseen.yml")
+def test_the_unseen_red_flag_set(parser):
+    report = scored(parser, "red_flag_unseen.yml")
     assert report.red_flag_total >= 100 and report.calm_total >= 80
     # Only the figures are asserted (and printed on failure): this set is not read message by message.
     assert report.red_flag_caught >= UNSEEN_RED_FLAG_BAR * report.red_flag_total, report.summary()
     assert report.false_alarms <= FALSE_ALARM_LIMIT * report.calm_total, report.summary()
 
 
-def test_precautions_are_answered(parse):
-    report = scored(parse, "precautions_heldout.yml")
+def test_precautions_are_answered(parser):
+    report = scored(parser, "precautions_heldout.yml")
     assert report.precautions_total >= 40
     assert report.precautions_correct >= PRECAUTIONS_BAR * report.precautions_total, report.summary()

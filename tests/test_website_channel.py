@@ -12,18 +12,11 @@ from typing import Any, Dict, Optional, Tuple
 import pytest
 import yaml
 
-from clinic_nlu.faq_conventions import check_faq_dir
 from tests.conftest import ROOT
 
 WEBHOOK = "/webhooks/website/webhook"
 ALLOWED = "https://www.clinic.example"
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def answers() -> Dict[str, str]:
-    topics, _ = check_faq_dir(ROOT / "data" / "faq")
-    return {topic.name: topic.answers[0] for topic in topics}
 
 
 def post(website, body: Any, headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any, Any]:

@@ -12,13 +12,12 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
 import yaml
 from playwright import sync_api as playwright_api
 
-from clinic_nlu.faq_conventions import check_faq_dir
 from tests.conftest import MODEL_PATH, ROOT
 from tests.servers import start_assistant
 
@@ -40,12 +39,6 @@ def chromium_path() -> str:
     if path is None:
         pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
     return path
-
-
-@pytest.fixture(scope="module")
-def answers() -> Dict[str, str]:
-    topics, _ = check_faq_dir(ROOT / "data" / "faq")
-    return {topic.name: topic.answers[0] for topic in topics}
 
 
 @pytest.fixture(scope="module")
