@@ -25,7 +25,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval heldout compare browser check report test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare browser services check report test test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,7 +84,21 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM) ## Install Debian's Chromium for the browser tests (only when missing)
 
-test-unit: $(MODEL) $(CHROMIUM) ## pytest: unit, data-convention, held-out, end-to-end and browser tests
+# The multi-server test (tests/test_cluster.py) runs Debian's PostgreSQL, Redis and nginx on
+# loopback, started by the test itself; Debian's policy keeps apt from starting them here.
+POSTGRES_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+SERVICE_PACKAGES := $(if $(POSTGRES_INITDB),,postgresql) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx)
+
+services: ## Install Debian's PostgreSQL, Redis and nginx for the multi-server test (only when missing)
+ifneq ($(strip $(SERVICE_PACKAGES)),)
+	@echo "Installing Debian's $(strip $(SERVICE_PACKAGES)) for the multi-server test"
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SERVICE_PACKAGES) \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SERVICE_PACKAGES); }
+else
+	@true
+endif
+
+test-unit: $(MODEL) $(CHROMIUM) services ## pytest: unit, data-convention, held-out, end-to-end and browser tests
 	$(BIN)/python -m pytest -q tests
 
 test-stories: $(MODEL) ## Conversation tests with the visitor's text

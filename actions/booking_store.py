@@ -43,6 +43,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -245,6 +246,23 @@ def _scrub(text: str, secrets_to_hide: Iterable[Optional[str]]) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
+# Any fixed number: the PostgreSQL advisory lock action servers take while creating the tables.
+_CREATE_TABLES_LOCK = 0x636C696E6963  # "clinic"
+
+
+def create_tables_once(engine: Engine) -> None:
+    """Creates the tables if missing, one action server at a time.
+
+    Several action servers of a clinic group start together against one PostgreSQL
+    database; without the lock two of them may both find a table missing and the
+    second CREATE fails (found by the multi-server test). Other databases: no lock.
+    """
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
+        metadata.create_all(connection)
+
+
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -305,7 +323,7 @@ class BookingStore:
                 with engine.connect() as connection:
                     # Lets readers (the staff CLI) work while the worker writes.
                     connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-            metadata.create_all(engine)
+            create_tables_once(engine)
         except SQLAlchemyError as error:
             engine.dispose()
             raise _store_error("opening the bookings database", error) from None

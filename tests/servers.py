@@ -145,7 +145,7 @@ def start_assistant(
     commands = {
         "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],
         "rasa": [
-            str(BIN / "rasa"), "run", "-m", str(model), "--port", str(assistant.rasa_port),
+            str(BIN / "rasa"), "run", "-m", str(model), "--interface", "127.0.0.1", "--port", str(assistant.rasa_port),
             "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml"), *(rasa_args or []),
         ],
     }

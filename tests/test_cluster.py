@@ -1,0 +1,209 @@
+"""A clinic group: two Rasa servers behind nginx sharing PostgreSQL and Redis (docs/deployment.md).
+
+Everything is real and on loopback: PostgreSQL (conversations and bookings), Redis (one lock
+per conversation), two action servers, two Rasa servers started with
+deploy/endpoints.cluster.yml, nginx with deploy/nginx/clinic-assistant.conf and a local
+HTTP server standing in for the clinic's booking endpoint. Visitors talk to nginx only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Dict, List, Tuple
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.clinic_endpoint import ClinicEndpoint
+from tests.cluster import Cluster, missing_packages
+from tests.conftest import MODEL_PATH
+
+SECRET = "cluster-webhook-secret"
+REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
+PHONES = [f"(202) 555-01{n:02d}" for n in range(40, 60)]
+NAMES = ["Ysolde Marrack", "Pell Varnum", "Odile Strand", "Teodor Quill", "Maren Holloway", "Ciaran Dusk",
+         "Ines Farrow", "Bram Oakes", "Liesel Wren", "Tobiah Crane"]
+
+
+@pytest.fixture(scope="module")
+def clinic():
+    endpoint = ClinicEndpoint(SECRET).start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory, clinic):
+    missing = missing_packages()
+    if missing:
+        pytest.fail(f"missing Debian packages {missing}: run `make services` (make test does)")
+    if not MODEL_PATH.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"), MODEL_PATH, clinic.url, SECRET).start()
+    cluster.confirmed: Dict[str, str] = {}  # reference -> the server that answered the final yes
+    yield cluster
+    cluster.stop()
+
+
+def say(group: Cluster, sender: str, message: str) -> Tuple[str, str]:
+    """One visitor message through nginx; returns (the bot's text, the Rasa server that answered)."""
+    body = json.dumps({"sender": sender, "message": message}).encode()
+    request = urllib.request.Request(
+        group.nginx.url + "/webhooks/website/webhook", data=body, method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            replies, served_by = json.loads(answer.read()), answer.headers["X-Served-By"]
+    except urllib.error.HTTPError as failure:
+        raise AssertionError(f"{failure.code} for {message!r}: {failure.read()[:300]!r}") from None
+    return "\n".join(reply.get("text") or "" for reply in replies), served_by
+
+
+# The booking conversation, each visitor message with what the bot must say next.
+def booking_steps(name: str, phone: str) -> List[Tuple[str, str]]:
+    return [
+        ("I'd like to book an appointment", "What name"),
+        (name, "phone number or email"),
+        (phone, "Which day and time"),
+        ("next tuesday at 10am", "Do you agree"),
+        ("yes", name),
+        ("yes", "DN-"),
+    ]
+
+
+def upstream(group: Cluster, number: int) -> str:
+    return f"127.0.0.1:{group.rasa_ports[number]}"
+
+
+def bookings(group: Cluster) -> List[Tuple[str, str]]:
+    """(reference, phone) of every booking in the shared PostgreSQL store."""
+    engine = create_engine(group.postgres.url("clinic_bookings"), future=True)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text("SELECT reference, phone FROM booking_requests"))]
+    finally:
+        engine.dispose()
+
+
+def user_texts_in_tracker(group: Cluster, sender: str) -> List[Tuple[str, str]]:
+    """(event type, text) of the conversation's user and bot events, in the order stored."""
+    engine = create_engine(group.postgres.url("clinic_tracker"), future=True)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT type_name, data FROM events WHERE sender_id = :s AND type_name IN ('user', 'bot') "
+                     "ORDER BY id"),
+                {"s": sender},
+            ).all()
+    finally:
+        engine.dispose()
+    return [(kind, json.loads(data).get("text") or "") for kind, data in rows]
+
+
+def test_a_conversation_alternating_between_servers_keeps_its_state(group):
+    sender = str(uuid.uuid4())
+    served = []
+    for message, expected in booking_steps(NAMES[0], PHONES[0]):
+        reply, server = say(group, sender, message)
+        assert expected in reply, (message, reply)
+        served.append(server)
+    # nginx's round robin sent the visitor's messages to both servers, turn about.
+    assert set(served) == {upstream(group, 0), upstream(group, 1)}, served
+    assert all(a != b for a, b in zip(served, served[1:])), served
+    reference = REFERENCE.search(reply).group(0)
+    group.confirmed[reference] = served[-1]
+
+
+def test_a_burst_from_one_sender_is_answered_in_order(group):
+    """All six booking messages sent 0.1 s apart, without waiting for answers: the Redis lock
+    makes the two servers take them one at a time, in the order they arrived."""
+    sender = str(uuid.uuid4())
+    steps = booking_steps(NAMES[1], PHONES[1])
+    results: Dict[int, Tuple[str, str]] = {}
+    errors: List[BaseException] = []
+
+    def send(index: int, message: str) -> None:
+        try:
+            results[index] = say(group, sender, message)
+        except BaseException as failure:  # reported below, with the message that failed
+            errors.append(failure)
+
+    threads = []
+    for index, (message, _) in enumerate(steps):
+        thread = threading.Thread(target=send, args=(index, message))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    for index, (message, expected) in enumerate(steps):
+        assert expected in results[index][0], (index, message, results[index][0])
+    assert {server for _, server in results.values()} == {upstream(group, 0), upstream(group, 1)}
+    # The stored conversation: each message followed by its own answer before the next one.
+    events = user_texts_in_tracker(group, sender)
+    users = [i for i, (kind, _) in enumerate(events) if kind == "user"]
+    assert [events[i][1] for i in users] == [message for message, _ in steps]
+    for position, index in enumerate(users):
+        following = events[index + 1: users[position + 1] if position + 1 < len(users) else None]
+        assert any(steps[position][1] in said for kind, said in following if kind == "bot"), (position, following)
+    reference = REFERENCE.search(results[len(steps) - 1][0]).group(0)
+    group.confirmed[reference] = results[len(steps) - 1][1]
+
+
+def test_stopping_one_server_loses_no_conversation(group):
+    visitors = [(str(uuid.uuid4()), booking_steps(NAMES[2 + n], PHONES[2 + n])) for n in range(6)]
+    for sender, steps in visitors:  # each conversation half-way through, on both servers
+        for message, expected in steps[:3]:
+            assert expected in say(group, sender, message)[0]
+    group.stop_rasa(0)
+    try:
+        for sender, steps in visitors:
+            for message, expected in steps[3:]:
+                reply, server = say(group, sender, message)
+                assert expected in reply, (message, reply)
+                assert server.endswith(f":{group.rasa_ports[1]}")  # tried first at the stopped one, or not at all
+            group.confirmed[REFERENCE.search(reply).group(0)] = server
+    finally:
+        group.start_rasa(0)
+    # Back in the group: once nginx's fail_timeout (10 s) has passed, the restarted server
+    # answers again, from where the conversations are.
+    sender, deadline = str(uuid.uuid4()), time.monotonic() + 40
+    served = []
+    while upstream(group, 0) not in served and time.monotonic() < deadline:
+        reply, server = say(group, sender, "does dry needling hurt?")
+        assert "pain" in reply.lower(), reply
+        served.append(server)
+        time.sleep(0.5)
+    assert upstream(group, 0) in served, served
+
+
+def test_bookings_from_both_servers_land_once(group, clinic):
+    """Every confirmed booking is stored once and delivered to the clinic once, though two
+    action servers' delivery workers share the PostgreSQL store."""
+    assert len(group.confirmed) == 8
+    assert set(group.confirmed.values()) == {upstream(group, 0), upstream(group, 1)}
+    stored = bookings(group)
+    assert sorted(reference for reference, _ in stored) == sorted(group.confirmed)
+    assert len({phone for _, phone in stored}) == len(stored)
+    deadline = time.monotonic() + 30
+    while set(clinic.unique_references()) != set(group.confirmed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(clinic.unique_references()) == sorted(group.confirmed)
+    time.sleep(1.0)  # room for a second copy, were a delivery taken by both workers
+    assert sorted(r.reference for r in clinic.received) == sorted(group.confirmed)
+
+
+def test_no_contact_details_in_any_log_of_the_group(group):
+    logs = group.log_text()
+    assert "rasa" in logs.lower()  # the logs were read
+    for secret in NAMES + PHONES + [p.replace("(", "").replace(") ", "").replace("-", "") for p in PHONES]:
+        assert secret not in logs
+    assert group.postgres.password not in logs and group.redis.password not in logs and group.token not in logs
