@@ -74,7 +74,10 @@ class Group:
 
 
 def tracker_db_url(endpoints: Path = ROOT / "endpoints.yml") -> str:
-    """The SQLAlchemy URL of the conversation store named in endpoints.yml."""
+    """The SQLAlchemy URL of the conversation store: ``TRACKER_DB_URL`` when set (a clinic
+    group's shared PostgreSQL, docs/deployment.md), else the one named in endpoints.yml."""
+    if os.environ.get("TRACKER_DB_URL"):
+        return os.environ["TRACKER_DB_URL"]
     config = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
     if str(config.get("type", "")).upper() != "SQL":
         raise SystemExit("endpoints.yml has no SQL tracker_store: nothing to report on (see README)")
@@ -226,7 +229,7 @@ def load_rows(url: str, since: datetime) -> List[Tuple[str, str, Optional[str], 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinic_nlu.visitor_report", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="conversation store URL (default: endpoints.yml's tracker_store)")
+    parser.add_argument("--db", help="conversation store URL (default: TRACKER_DB_URL, else endpoints.yml's tracker_store)")
     parser.add_argument("--bookings-db", help="booking store URL (default: BOOKINGS_DB_URL or var/bookings.db)")
     parser.add_argument("--days", type=int, default=30, help="how far back to look (default 30)")
     args = parser.parse_args(argv)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime, timezone
 from typing import Dict, List, Tuple
 
 import pytest
@@ -22,7 +24,8 @@ from sqlalchemy import create_engine, text
 
 from tests.clinic_endpoint import ClinicEndpoint
 from tests.cluster import Cluster, missing_packages
-from tests.conftest import MODEL_PATH
+from tests.conftest import MODEL_PATH, ROOT
+from tests.servers import BIN
 
 SECRET = "cluster-webhook-secret"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
@@ -207,3 +210,17 @@ def test_no_contact_details_in_any_log_of_the_group(group):
     for secret in NAMES + PHONES + [p.replace("(", "").replace(") ", "").replace("-", "") for p in PHONES]:
         assert secret not in logs
     assert group.postgres.password not in logs and group.redis.password not in logs and group.token not in logs
+
+
+def test_the_staff_report_reads_the_shared_stores(group):
+    """`make report` in a clinic group: TRACKER_DB_URL and BOOKINGS_DB_URL name the shared databases."""
+    env = dict(group.rasa[0].env, BOOKINGS_DB_URL=group.postgres.url("clinic_bookings"))
+    report = subprocess.run(
+        [str(BIN / "python"), "-m", "clinic_nlu.visitor_report"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    week = datetime.now(timezone.utc).strftime("%G-W%V")
+    line = next(line for line in report.stdout.splitlines() if week in line)
+    assert re.search(rf"\b{len(group.confirmed)}\b", line), report.stdout
+    assert not any(name in report.stdout for name in NAMES)

@@ -227,6 +227,22 @@ def test_a_locked_database_is_told_plainly_and_nothing_is_saved(assistant):
         assert connection.execute("SELECT count(*) FROM booking_requests WHERE name = 'Ysolde Marrack'").fetchone() == (0,)
 
 
+def test_a_rasa_restart_mid_conversation_carries_on_where_it_was(assistant, clinic):
+    """The conversation lives in the tracker store (SQLite), not in the Rasa process."""
+    sender = f"visitor-{uuid.uuid4()}"
+    assert "What name" in texts(assistant.say(sender, "I'd like to book an appointment"))
+    assert "phone number or email" in texts(assistant.say(sender, "Rowan Tesk"))
+    assistant.stop_rasa()
+    assistant.start_rasa()
+    # The form asked for a phone number before the restart; the answer is taken as one.
+    assert "Which day and time" in texts(assistant.say(sender, "(212) 555-0164"))
+    assert "Do you agree" in texts(assistant.say(sender, "next tuesday at 10am"))
+    summary = texts(assistant.say(sender, "yes"))
+    assert "Rowan Tesk" in summary and "Tuesday" in summary
+    reference = REFERENCE.search(texts(assistant.say(sender, "yes"))).group(0)
+    assert wait_until(lambda: reference in clinic.unique_references(), timeout=30)
+
+
 def test_no_contact_details_in_any_log(assistant):
     # Runs after the bookings above: every server log is searched for the details they used.
     logs = assistant.log_text()

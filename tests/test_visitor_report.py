@@ -81,11 +81,15 @@ def test_masking():
     assert mask("i'm 45 and sore for 2 days") == "i'm 45 and sore for 2 days"
 
 
-def test_the_store_is_found_from_endpoints_yml(tmp_path):
+def test_the_store_is_found_from_endpoints_yml(tmp_path, monkeypatch):
+    monkeypatch.delenv("TRACKER_DB_URL", raising=False)
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text("tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: var/tracker.db\n")
     assert tracker_db_url(endpoints) == f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
     assert tracker_db_url(ROOT / "endpoints.yml").startswith("sqlite:///")
+    # A clinic group's shared store (deploy/endpoints.cluster.yml reads the same variable).
+    monkeypatch.setenv("TRACKER_DB_URL", "postgresql://clinic:pw@db.internal:5432/clinic_tracker")
+    assert tracker_db_url(endpoints) == "postgresql://clinic:pw@db.internal:5432/clinic_tracker"
 
 
 def test_a_report_on_a_real_conversation_run(tmp_path):
