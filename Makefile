@@ -25,7 +25,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval heldout compare browser services check report test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare browser services audit check report test test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -118,7 +118,18 @@ check: $(SPACY_READY) ## For staff after editing answers or examples: check the 
 report: $(INSTALLED) ## For staff: what visitors asked that the assistant could not answer, most asked topics, red flags and bookings per week
 	$(BIN)/python -m clinic_nlu.visitor_report
 
-test: validate test-unit test-stories ## Everything: install, build, train, validate, pytest, conversation tests
+# pip-audit lives in a venv of its own, so its pins never move Rasa's.
+AUDIT_VENV := .venv-audit
+$(AUDIT_VENV)/.installed: requirements-audit.txt
+	@test -n "$(PYTHON)" || { echo "python3.10 not found (see README)"; exit 1; }
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	touch $@
+
+audit: $(AUDIT_VENV)/.installed ## Check the pinned requirements for known vulnerabilities (pip-audit): fails on one that has a fix
+	$(AUDIT_VENV)/bin/python scripts/audit.py --pip-audit $(AUDIT_VENV)/bin/pip-audit $(AUDIT_ARGS) requirements.txt
+
+test: validate audit test-unit test-stories ## Everything: install, build, train, validate, audit, pytest, conversation tests
 
 lock: ## Re-resolve requirements.in into the pinned requirements.txt lock
 	rm -rf /tmp/clinic-lock-venv && $(PYTHON) -m venv /tmp/clinic-lock-venv
@@ -127,4 +138,4 @@ lock: ## Re-resolve requirements.in into the pinned requirements.txt lock
 	  echo "# regenerate with: make lock"; /tmp/clinic-lock-venv/bin/pip freeze; } > requirements.txt
 
 clean: ## Remove the venv, spaCy pipeline, models and results
-	rm -rf $(VENV) .spacy models results .pytest_cache
+	rm -rf $(VENV) $(AUDIT_VENV) .spacy models results .pytest_cache
