@@ -22,7 +22,7 @@ from actions.booking_validation import (
 from actions.clinic_profile import current_profile
 from clinic_nlu.red_flags import PATTERNS, urgent_symptom
 from website.channel import widget_messages
-from website.requests import BadRequest, WidgetMessage, parse_widget_request
+from website.requests import BadRequest, WidgetMessage, button_payload_or_text, parse_widget_request
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON_VALUES = st.recursive(
@@ -75,6 +75,28 @@ def test_too_long_is_refused(sender, start, length):
     text = (start + "x" * length)[:length]
     result = checked(json.dumps({"sender": str(sender), "message": text}).encode())
     assert isinstance(result, BadRequest) and "longer than 2000" in str(result)
+
+
+SLASHY_TEXT = st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda a, b: "/" + a + b, st.sampled_from(["greet", "deny", "choose_faq_topic", "nope", ""]),
+              st.one_of(st.text(max_size=40), JSON_VALUES.map(json.dumps))),
+)
+
+
+@FAST
+@given(SLASHY_TEXT)
+def test_only_a_payload_rasa_reads_without_complaint_reaches_it_with_a_slash(text):
+    """What reaches Rasa starting with "/" names a known intent and only known entities
+    (so Rasa never warns with the visitor's words); everything else keeps its words."""
+    intents, entities = ["greet", "deny", "choose_faq_topic"], ["faq_topic"]
+    sent = button_payload_or_text(text, intents, entities)
+    if sent.strip().startswith("/"):
+        intent, _, rest = sent.strip()[1:].partition("{")
+        assert intent in intents
+        assert not rest or set(json.loads("{" + rest)) <= set(entities)
+    else:
+        assert sent == text or sent in text
 
 
 @FAST

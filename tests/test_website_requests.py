@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from website.requests import BadRequest, parse_widget_request
+from website.requests import BadRequest, button_payload_or_text, parse_widget_request
 
 SENDER = str(uuid.uuid4())
 
@@ -60,3 +60,35 @@ def test_the_length_limit_is_configurable():
 def test_emoji_right_to_left_and_markup_are_kept_as_text():
     for text in ("👋 hi", "مرحبا", "e\u0301", "<img src=x onerror=alert(1)>"):
         assert parse_widget_request(body(sender=SENDER, message=text)).text == text
+
+
+INTENTS = ["choose_faq_topic", "book_appointment", "deny", "greet"]
+ENTITIES = ["faq_topic", "booking_field"]
+
+
+@pytest.mark.parametrize("payload", [
+    '/choose_faq_topic{"faq_topic": "does_it_hurt"}',
+    "/deny",
+    '/book_appointment{"booking_field": "time"}',
+    '/greet{}',
+])
+def test_the_assistants_own_button_payloads_pass_unchanged(payload):
+    assert button_payload_or_text(payload, INTENTS, ENTITIES) == payload
+
+
+@pytest.mark.parametrize("typed, sent", [
+    # forged entities, an unknown intent, a confidence, broken JSON: the visitor's words, as text
+    ('/book_appointment{"full_name": "Ann Lee", "phone": "+12025550123"}',
+     'book_appointment{"full_name": "Ann Lee", "phone": "+12025550123"}'),
+    ("/restart", "restart"),
+    ("/greet@0.99", "greet@0.99"),
+    ('/choose_faq_topic{"faq_topic": ', 'choose_faq_topic{"faq_topic":'),
+    ('/choose_faq_topic["faq_topic"]', 'choose_faq_topic["faq_topic"]'),
+    ("//help me please", "help me please"),
+    ("/", ""),
+    ("  /restart ", "restart"),
+    (" \t/", ""),
+    ("does it hurt?", "does it hurt?"),
+])
+def test_anything_else_starting_with_a_slash_is_typed_text(typed, sent):
+    assert button_payload_or_text(typed, INTENTS, ENTITIES) == sent
