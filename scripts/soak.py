@@ -50,6 +50,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -749,6 +750,9 @@ def report_lines(figures: Mapping[str, Any]) -> List[str]:
         f"stored unconfirmed: {figures['bookings_unexpected']}, other details: {figures['bookings_mismatched']}, "
         f"not saved (told so): {figures['bookings_not_saved']}, "
         f"off script: {json.dumps(figures['bookings_off_script'])}",
+        f"clinic endpoint down from {figures.get('clinic_endpoint_down_seconds')} s, answering "
+        f"{SLOW_SECONDS:g} s late from {figures.get('clinic_endpoint_slow_seconds')} s into the load; "
+        f"bookings delivered after failed attempts: {figures.get('deliveries_retried')}",
         f"deliveries: {figures['deliveries_received']} received, {figures['deliveries_unique']} unique, "
         f"repeated: {figures['deliveries_repeated']}, undelivered: {figures['bookings_undelivered']}, "
         f"unknown: {figures['deliveries_unknown']}",
@@ -782,11 +786,38 @@ def stored_bookings(db_url: str) -> List[Dict[str, Any]]:
     store = BookingStore(db_url).open()
     try:
         return [
-            {"reference": row.reference, "kind": row.kind, "name": row.name, "phone": row.phone, "email": row.email}
+            {"reference": row.reference, "kind": row.kind, "name": row.name, "phone": row.phone, "email": row.email,
+             "attempts": max((status.attempts for status in row.deliveries), default=0)}
             for row in store.list()
         ]
     finally:
         store.close()
+
+
+OUTAGE = (0.25, 0.45)  # the clinic's endpoint is down for this share of the load...
+SLOW = (0.45, 0.65)  # ...then answers each request this late
+SLOW_SECONDS = 2.0
+
+
+def endpoint_trouble(endpoint, seconds: float, stop: threading.Event) -> None:
+    """The clinic's endpoint down, then slow, in the middle of the load (issue 6: "clinic endpoint down or
+    slow under load: requests are kept and delivered later"). Runs in a thread beside the load."""
+    began = time.monotonic()
+
+    def until(share: float) -> bool:
+        return not stop.wait(max(0.0, began + share * seconds - time.monotonic()))
+
+    if not until(OUTAGE[0]):
+        return
+    endpoint.stop()
+    try:
+        if not until(OUTAGE[1]):
+            return
+    finally:
+        endpoint.start()
+    endpoint.delay_next(10_000, SLOW_SECONDS)
+    until(SLOW[1])
+    endpoint.stop_delaying()
 
 
 def wait_for_deliveries(endpoint, references: Iterable[str], timeout: float) -> None:
@@ -824,6 +855,8 @@ def soak(conversations: int, seconds: float, window: float, out: Path, seed: int
             "WEBSITE_RATE_LIMIT_PER_SENDER": "",
             "CLINIC_BOOKING_WEBHOOK_URL": endpoint.url,
             "CLINIC_WEBHOOK_SECRET": secret,
+            # Retries at most 10 s apart, so the outage's backlog is delivered within the run.
+            "DELIVERY_RETRY_MAX_SECONDS": "10",
         }
         print(f"soak: starting the servers in {workdir}", flush=True)
         began = time.monotonic()
@@ -831,8 +864,15 @@ def soak(conversations: int, seconds: float, window: float, out: Path, seed: int
         pids = {"rasa": assistant.processes[1].pid, "actions": assistant.processes[0].pid}
         print(f"soak: servers up in {time.monotonic() - began:.0f} s; {conversations} visitors for {seconds:.0f} s "
               f"(seed {seed})", flush=True)
-        load, samples, ended = asyncio.run(run_load(assistant.base_url, pids, conversations, seconds, seed,
-                                                    faq_answers()))
+        trouble_stop = threading.Event()
+        trouble = threading.Thread(target=endpoint_trouble, args=(endpoint, seconds, trouble_stop), daemon=True)
+        trouble.start()
+        try:
+            load, samples, ended = asyncio.run(run_load(assistant.base_url, pids, conversations, seconds, seed,
+                                                        faq_answers()))
+        finally:
+            trouble_stop.set()
+            trouble.join(timeout=30)
         confirmed = [booking["reference"] for booking in load.tally.confirmed]
         wait_for_deliveries(endpoint, confirmed, DELIVERY_WAIT_SECONDS)
         stored = stored_bookings(assistant.env["BOOKINGS_DB_URL"])
@@ -849,6 +889,10 @@ def soak(conversations: int, seconds: float, window: float, out: Path, seed: int
         figures = summarise(load, memory, stored, delivered, received,
                             endpoint.rejected_signatures, assistant.log_text(), ended)
         figures["servers_exited_during_the_load"] = exited
+        # Bookings whose delivery failed at least once (the outage) and still arrived once.
+        figures["deliveries_retried"] = sum(1 for booking in stored if booking.get("attempts", 0) > 1)
+        figures["clinic_endpoint_down_seconds"] = [round(OUTAGE[0] * seconds, 1), round(OUTAGE[1] * seconds, 1)]
+        figures["clinic_endpoint_slow_seconds"] = [round(SLOW[0] * seconds, 1), round(SLOW[1] * seconds, 1)]
         logs = out.parent / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for log in assistant.logs:

@@ -121,6 +121,11 @@ class ClinicEndpoint:
         with self._lock:
             self._delays.extend([seconds] * n)
 
+    def stop_delaying(self) -> None:
+        """Forgets any delays still scripted by ``delay_next``."""
+        with self._lock:
+            self._delays.clear()
+
     def unique_references(self) -> List[str]:
         """Each accepted reference once, in order of first arrival."""
         with self._lock:
