@@ -118,9 +118,7 @@ BOOKING_STARTS = (
     "book me in",
     "/book_appointment",  # the widget's "Book an appointment" quick reply
 )
-# Not "I'm <name>" or "it's <name>": the model reads those as bot_challenge or faq/precautions for many
-# names, and the form answers that instead of taking the name (a finding of the soak, not a load effect).
-NAME_FORMS = ("{name}", "my name is {name}", "{lower}")
+NAME_FORMS = ("{name}", "my name is {name}", "{lower}", "I'm {name}", "it's {name}")
 TIMES = (
     "next tuesday at 10am",
     "next thursday at 3pm",

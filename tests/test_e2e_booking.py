@@ -180,6 +180,29 @@ def test_questions_mid_form_and_a_time_named_up_front(assistant):
     assert "stopped the booking" in texts(assistant.say(sender, "never mind"))
 
 
+@pytest.mark.parametrize("answer, name", [
+    ("I'm Zelphine Quorrow", "Zelphine Quorrow"),
+    ("it's Bramwell Tesk", "Bramwell Tesk"),
+    ("this is Ottoline Hald", "Ottoline Hald"),
+])
+def test_a_name_given_as_an_introduction_is_taken(assistant, answer, name):
+    """Asked for a name, "I'm <name>" is the name, not a precaution question (found by the soak)."""
+    sender = f"visitor-{uuid.uuid4()}"
+    assert "What name" in texts(assistant.say(sender, "I'd like to book an appointment"))
+    assert "phone number or email" in texts(assistant.say(sender, answer))
+    assert "Which day and time" in texts(assistant.say(sender, "(212) 555-0172"))
+    assert "Do you agree" in texts(assistant.say(sender, "next tuesday at 10am"))
+    assert name in texts(assistant.say(sender, "yes"))
+    assert "stopped the booking" in texts(assistant.say(sender, "cancel"))
+
+
+def test_a_precaution_at_the_name_question_is_still_answered(assistant):
+    sender = f"visitor-{uuid.uuid4()}"
+    assert "What name" in texts(assistant.say(sender, "I'd like to book an appointment"))
+    reply = texts(assistant.say(sender, "I'm pregnant"))
+    assert "practitioner" in reply and "What name" in reply  # the precautions answer, then the form asks again
+
+
 def test_forged_slots_are_not_trusted(assistant):
     sender = f"visitor-{uuid.uuid4()}"
     forged = '/book_appointment{"phone": "x", "full_name": "<b>hi</b>", "consent": true, "booking_confirmed": true}'
