@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -155,3 +157,28 @@ def test_intent_classifier_writes_intent_and_ranking(intent_classifier):
 def test_intent_classifier_leaves_featureless_messages_alone(intent_classifier):
     [msg] = intent_classifier.process([Message(data={"text": "x"})])
     assert msg.get("intent") is None
+
+
+# The fast path (NumPy on the message's non-zero counts) against the matrices training uses.
+
+@pytest.fixture(scope="module")
+def both_models(tmp_path_factory):
+    from clinic_nlu.linear_intent import LinearIntentClassifier
+
+    return [
+        train_and_load(LinearResponseSelector, tmp_path_factory.mktemp("selector")),
+        train_and_load(LinearIntentClassifier, tmp_path_factory.mktemp("intent")),  # two labels: the binary case
+    ]
+
+
+@given(
+    st.lists(st.integers(0, 5), min_size=4, max_size=4),
+    st.lists(st.integers(0, 3), min_size=2, max_size=2),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_fast_probabilities_equal_the_matrix_ones(both_models, words, chars):
+    for component in both_models:
+        blocks = [scipy.sparse.coo_matrix([words]), scipy.sparse.coo_matrix([chars])]
+        fast = component._probabilities(blocks)
+        assert np.allclose(fast, component._probabilities_by_matrices(blocks), rtol=1e-9, atol=1e-12)
+        assert fast.sum() == pytest.approx(1.0)
