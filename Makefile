@@ -25,7 +25,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval heldout compare browser services audit soak check report test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare browser services audit soak bench check report test test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -120,6 +120,9 @@ report: $(INSTALLED) ## For staff: what visitors asked that the assistant could 
 
 soak: $(MODEL) ## Load soak on loopback: 50 website conversations for 5 minutes, FAQs and bookings; prints the figures (make test runs a 60 s form)
 	$(BIN)/python scripts/soak.py --conversations 50 --seconds 300 --window-seconds 60 --out results/soak/soak.json
+
+bench: $(SPACY_READY) ## Benchmark against Rasa's stock starter project (rasa init) in one run; appends to docs/benchmarks.md (NOTE="what changed")
+	$(BIN)/python scripts/bench.py --note "$(NOTE)"
 
 # pip-audit lives in a venv of its own, so its pins never move Rasa's.
 AUDIT_VENV := .venv-audit
