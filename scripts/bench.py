@@ -258,6 +258,7 @@ def edit_first(path: Path, pattern: str, replacement: str) -> None:
 
 def make_stock(work: Path) -> Path:
     project = work / "stock"
+    project.mkdir()
     completed = subprocess.run(
         [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(project)],
         cwd=work, env=dict(base_env(), RASA_CACHE_DIRECTORY=str(work / "init-cache")), capture_output=True, text=True,
