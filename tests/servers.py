@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+TRACKER_STORE = "speedups.tracker_store.CachedSQLTrackerStore"  # as endpoints.yml ships it
 
 
 def free_port() -> int:
@@ -134,7 +135,7 @@ def start_assistant(
     headers = f'  headers:\n    Authorization: "Bearer {token}"\n' if token else ""
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n{headers}'
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        f"tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = dict(
         os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",

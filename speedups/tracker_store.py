@@ -1,0 +1,133 @@
+"""Rasa's SQL conversation store, minus most of its work for each message.
+
+Rasa's ``SQLTrackerStore`` reads a conversation's events back from the database, decodes and
+replays them for every message, and before every save counts what is stored to find what is
+new: a third of the Rasa server's CPU under load once the other costs were gone (issue 7,
+docs/benchmarks.md). This store keeps the conversations it has just saved in memory and uses
+one cheap query to make sure the database still ends where it left them:
+
+- ``retrieve``: the highest event id stored for the sender; when it is the one this store
+  last wrote or read, and the tracker it handed out has nothing unsaved, that tracker is
+  returned as it is. Otherwise (another server or worker wrote, a turn failed before saving,
+  a new session began, the entry was forgotten) the conversation is read as Rasa reads it.
+- ``save``: the events added since, inserted in one statement; the count query is skipped.
+  Anything unexpected falls back to Rasa's own ``save``.
+
+The database holds exactly what Rasa's store would write (the same table and rows), so the
+staff report, other servers and Rasa's own store read it as before. Configured in
+endpoints.yml as ``type: speedups.tracker_store.CachedSQLTrackerStore`` with the usual
+SQL settings; ``cache_size`` (default 1000) bounds how many conversations are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, List, Optional, Text
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Known:
+    """A conversation as this store last saw it in the database."""
+
+    tracker: DialogueStateTracker
+    stored: int  # how many of ``tracker.events`` are in the database
+    last_id: Optional[int]  # the sender's highest event id in the database then
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` that remembers the conversations it saved (see the module docstring)."""
+
+    def __init__(self, *args: Any, cache_size: int = 1000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known: "OrderedDict[str, _Known]" = OrderedDict()
+        self._cache_size = max(0, int(cache_size))
+        self._table = self.SQLEvent.__table__
+        if self.engine.dialect.name == "sqlite":
+            # A write-ahead log: a commit no longer waits for the disk twice, and readers
+            # (the staff report) never block the server. Still durable across a crash of the
+            # process; `synchronous=NORMAL` may lose the last commits only if the machine loses power.
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.engine.dispose()
+
+    def _last_id(self, connection: Any, sender_id: Text) -> Optional[int]:
+        column = self._table.c
+        return connection.execute(sa.select(sa.func.max(column.id)).where(column.sender_id == sender_id)).scalar()
+
+    def _remember(self, sender_id: Text, known: _Known) -> None:
+        if not self._cache_size:
+            return
+        self._known[sender_id] = known
+        self._known.move_to_end(sender_id)
+        while len(self._known) > self._cache_size:
+            self._known.popitem(last=False)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        known = self._known.get(sender_id)
+        if known is not None:
+            with self.engine.connect() as connection:
+                last_id = self._last_id(connection, sender_id)
+            if last_id == known.last_id and len(known.tracker.events) == known.stored:
+                self._known.move_to_end(sender_id)
+                return known.tracker
+            del self._known[sender_id]
+        tracker = await self._retrieve(sender_id, fetch_events_from_all_sessions=False)
+        if tracker is not None:
+            with self.engine.connect() as connection:
+                last_id = self._last_id(connection, sender_id)
+            self._remember(sender_id, _Known(tracker, len(tracker.events), last_id))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        known = self._known.pop(tracker.sender_id, None)
+        if known is None or known.tracker is not tracker or known.stored > len(tracker.events):
+            await super().save(tracker)  # Rasa's own way: count what is stored, add the rest
+            return
+        await self.stream_events(tracker)
+        new_events = list(tracker.events)[known.stored:]
+        rows = [_row(tracker.sender_id, event) for event in new_events]
+        with self.engine.begin() as connection:
+            unchanged = self._last_id(connection, tracker.sender_id) == known.last_id
+            if unchanged and rows:
+                connection.execute(self._table.insert(), rows)
+            last_id = self._last_id(connection, tracker.sender_id)
+        if not unchanged:
+            await super().save(tracker)  # someone else wrote meanwhile: Rasa's way
+            return
+        # A new session changes what Rasa's retrieve would return: read it back next time.
+        if not any(isinstance(event, SessionStarted) for event in new_events):
+            self._remember(tracker.sender_id, _Known(tracker, len(tracker.events), last_id))
+
+
+def _row(sender_id: Text, event: Any) -> dict:
+    """The row Rasa's SQLTrackerStore.save writes for ``event``."""
+    data = event.as_dict()
+    return {
+        "sender_id": sender_id,
+        "type_name": event.type_name,
+        "timestamp": data.get("timestamp"),
+        "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+__all__: List[str] = ["CachedSQLTrackerStore"]
