@@ -302,12 +302,12 @@ async def one_level(url: str, conversations: int, messages: int, offset: int) ->
     import aiohttp
 
     latencies: List[float] = []
-    failures = 0
+    failures = empty = 0
     remaining = messages
     timeout = aiohttp.ClientTimeout(total=60)
 
     async def visitor(number: int) -> None:
-        nonlocal remaining, failures
+        nonlocal remaining, failures, empty
         connector = aiohttp.TCPConnector(force_close=True, limit=1)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             turn = offset + number * 7
@@ -323,11 +323,12 @@ async def one_level(url: str, conversations: int, messages: int, offset: int) ->
                     try:
                         async with session.post(url, json={"sender": sender, "message": text}) as answer:
                             body = await answer.json()
-                            ok = answer.status == 200 and isinstance(body, list) and body
+                            ok = answer.status == 200 and isinstance(body, list)
                     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                         ok = False
                     if ok:
                         latencies.append(time.perf_counter() - began)
+                        empty += not body  # answered, with no message (the bot chose to say nothing)
                     else:
                         failures += 1
 
@@ -335,7 +336,7 @@ async def one_level(url: str, conversations: int, messages: int, offset: int) ->
     await asyncio.gather(*(visitor(n) for n in range(conversations)))
     wall = time.perf_counter() - began
     return {
-        "messages": len(latencies), "failures": failures, "seconds": wall,
+        "messages": len(latencies), "failures": failures, "empty_replies": empty, "seconds": wall,
         "per_second": len(latencies) / wall,
         "p50_ms": percentile(latencies, 50) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
@@ -357,7 +358,8 @@ def measure(servers: Sequence[Served], repeats: int, messages_1: int, messages_2
                 run = asyncio.run(one_level(served.url, int(level), count, repeat * 3))
                 results[served.name][level].append(run)
                 print(f"  {served.name:5} {level:>2} conversations, run {repeat + 1}: {run['per_second']:.1f} msg/s, "
-                      f"p50 {run['p50_ms']:.0f} ms, p95 {run['p95_ms']:.0f} ms, failures {run['failures']}", flush=True)
+                      f"p50 {run['p50_ms']:.0f} ms, p95 {run['p95_ms']:.0f} ms, failures {run['failures']}, "
+                      f"empty replies {run['empty_replies']}", flush=True)
     return {name: {level: {"runs": runs, "median": median_runs(runs)} for level, runs in levels.items()}
             for name, levels in results.items()}
 
