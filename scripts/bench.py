@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port, proc_status_kb, server_env  # noqa: E402 (after the path above)
+
 BIN = Path(sys.executable).parent
 LOG = ROOT / "docs" / "benchmarks.md"
 SPACY = ROOT / ".spacy"
@@ -82,19 +85,6 @@ RETRAIN_TARGET = 1 / 3  # ours: retraining after one answer under a third of a c
 
 # How `make run` serves the assistant (scripts/serve.sh reads the same values).
 SERVE_ENV: Dict[str, str] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def base_env() -> Dict[str, str]:
-    return dict(
-        os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
 
 
 # --- figures ---------------------------------------------------------------------------------------
@@ -137,16 +127,6 @@ def process_tree(pid: int) -> List[int]:
     return found
 
 
-def status_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 # --- servers ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -167,7 +147,7 @@ class Served:
         return [pid for process in self.processes for pid in process_tree(process.pid)]
 
     def peak_memory_mb(self) -> float:
-        return sum(status_kb(pid, "VmHWM") for pid in self.pids()) / 1024
+        return sum(proc_status_kb(pid, "VmHWM") or 0 for pid in self.pids()) / 1024
 
     def stop(self) -> None:
         for process in self.processes:
@@ -218,7 +198,7 @@ def serve_stock(project: Path, model: Path, logs: Path) -> Served:
     port = free_port()
     command = [str(BIN / "rasa"), "run", "-m", str(model), "--interface", "127.0.0.1", "--port", str(port),
                "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
-    return start("stock", [command], project, base_env(), port, logs)
+    return start("stock", [command], project, server_env(), port, logs)
 
 
 def serve_ours(model: Path, work: Path, logs: Path) -> Served:
@@ -227,7 +207,7 @@ def serve_ours(model: Path, work: Path, logs: Path) -> Served:
     endpoints = endpoints.replace("http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{action_port}/webhook")
     endpoints = endpoints.replace("db: var/tracker.db", f"db: {work / 'tracker.db'}")
     (work / "endpoints.yml").write_text(endpoints)
-    env = dict(base_env(), BOOKINGS_DB_URL=f"sqlite:///{work / 'bookings.db'}", **SERVE_ENV)
+    env = dict(server_env(), BOOKINGS_DB_URL=f"sqlite:///{work / 'bookings.db'}", **SERVE_ENV)
     commands = [
         [str(BIN / "python"), "-m", "actions.server", "--port", str(action_port)],
         [str(BIN / "rasa"), "run", "-m", str(model), "--interface", "127.0.0.1", "--port", str(port),
@@ -261,7 +241,7 @@ def make_stock(work: Path) -> Path:
     project.mkdir()
     completed = subprocess.run(
         [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(project)],
-        cwd=work, env=dict(base_env(), RASA_CACHE_DIRECTORY=str(work / "init-cache")), capture_output=True, text=True,
+        cwd=work, env=dict(server_env(), RASA_CACHE_DIRECTORY=str(work / "init-cache")), capture_output=True, text=True,
     )
     if completed.returncode != 0 or not (project / "domain.yml").exists():
         raise RuntimeError(f"rasa init failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
@@ -288,9 +268,9 @@ def train_both(work: Path) -> Dict[str, Dict[str, float]]:
     }
     for name, project in (("stock", stock), ("ours", ours)):
         cache, out = work / f"{name}-cache", work / f"{name}-models"
-        cold = timed_train(project, cache, out, base_env())
+        cold = timed_train(project, cache, out, server_env())
         edit_first(*edits[name])
-        retrain = timed_train(project, cache, out, base_env())
+        retrain = timed_train(project, cache, out, server_env())
         figures[name] = {"cold_train_seconds": cold, "retrain_seconds": retrain, "model": str(out / "bench.tar.gz")}
     return figures
 

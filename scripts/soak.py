@@ -61,6 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.servers import proc_status_kb  # noqa: E402 (after the path above)
+
 MODEL_PATH = ROOT / "models" / "clinic-assistant.tar.gz"
 WEBHOOK = "/webhooks/website/webhook"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
@@ -395,18 +397,6 @@ def read_cpu_seconds(pid: int) -> Optional[float]:
         return None
 
 
-def read_rss_kb(pid: int) -> Optional[int]:
-    """The resident memory of process ``pid`` in kB (VmRSS), or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 # --- the load ----------------------------------------------------------------------------------
 
 @dataclass
@@ -557,7 +547,7 @@ async def sample_memory(pids: Mapping[str, int], started: float, stop: asyncio.E
     while not stop.is_set():
         at = time.monotonic() - started
         for name, pid in pids.items():
-            rss = read_rss_kb(pid)
+            rss = proc_status_kb(pid, "VmRSS")
             if rss is not None:
                 samples.setdefault(name, []).append((at, float(rss)))
         try:

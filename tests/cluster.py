@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tests.servers import BIN, ROOT, free_port, wait_for
+from tests.servers import BIN, ROOT, free_port, server_env, wait_for
 
 ENDPOINTS = ROOT / "deploy" / "endpoints.cluster.yml"
 NGINX_SITE = ROOT / "deploy" / "nginx" / "clinic-assistant.conf"
@@ -266,10 +266,7 @@ class Cluster:
         try:
             self.postgres = Postgres(self.workdir).start(["clinic_tracker", "clinic_bookings"])
             self.redis = Redis(self.workdir).start()
-            base = dict(
-                os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
-                RASA_TELEMETRY_ENABLED="false", ACTION_SERVER_TOKEN=self.token,
-            )
+            base = server_env(ACTION_SERVER_TOKEN=self.token)
             for number in range(1, servers + 1):
                 action_port, rasa_port = free_port(), free_port()
                 action_env = dict(

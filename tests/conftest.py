@@ -38,6 +38,17 @@ def parser():
     return agent_parser(MODEL_PATH)
 
 
+@pytest.fixture(scope="module")
+def clinic(request):
+    """A real local HTTP server standing in for the clinic's booking endpoint, for one test module;
+    it checks signatures with the module's ``SECRET``."""
+    from tests.clinic_endpoint import ClinicEndpoint
+
+    endpoint = ClinicEndpoint(request.module.SECRET).start()
+    yield endpoint
+    endpoint.stop()
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     """The project's root folder."""

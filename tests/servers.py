@@ -26,6 +26,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_env(**extra: str) -> Dict[str, str]:
+    """The environment every server started here gets (as the Makefile and scripts/serve.sh set it), plus ``extra``."""
+    return dict(
+        os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false", **extra,
+    )
+
+
+def proc_status_kb(pid: int, key: str) -> Optional[int]:
+    """A kB figure (``VmRSS``, ``VmHWM``...) from /proc/<pid>/status, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:
     """Waits until ``url`` answers 200, failing early if the process died."""
     deadline = time.monotonic() + timeout
@@ -137,11 +157,7 @@ def start_assistant(
         f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n{headers}'
         f"tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
-    env = dict(
-        os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
-        RASA_TELEMETRY_ENABLED="false",
-        BOOKINGS_DB_URL=f"sqlite:///{workdir / 'bookings.db'}", **(env or {}),
-    )
+    env = server_env(**{"BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}", **(env or {})})
     assistant.env = env
     commands = {
         "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],

@@ -22,7 +22,6 @@ from typing import Dict, List, Tuple
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.clinic_endpoint import ClinicEndpoint
 from tests.cluster import Cluster, missing_packages
 from tests.conftest import MODEL_PATH, ROOT
 from tests.servers import BIN
@@ -32,13 +31,6 @@ REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
 PHONES = [f"(202) 555-01{n:02d}" for n in range(40, 60)]
 NAMES = ["Ysolde Marrack", "Pell Varnum", "Odile Strand", "Teodor Quill", "Maren Holloway", "Ciaran Dusk",
          "Ines Farrow", "Bram Oakes", "Liesel Wren", "Tobiah Crane"]
-
-
-@pytest.fixture(scope="module")
-def clinic():
-    endpoint = ClinicEndpoint(SECRET).start()
-    yield endpoint
-    endpoint.stop()
 
 
 @pytest.fixture(scope="module")

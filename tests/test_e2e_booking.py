@@ -19,7 +19,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from actions.delivery import verify_signature
-from tests.clinic_endpoint import ClinicEndpoint
 from tests.conftest import MODEL_PATH
 from tests.servers import RunningAssistant, free_port, start_assistant
 
@@ -40,13 +39,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         self.messages.append(message_from_bytes(envelope.content, policy=email_policy))
         return "250 Message accepted for delivery"
-
-
-@pytest.fixture(scope="module")
-def clinic():
-    endpoint = ClinicEndpoint(SECRET).start()
-    yield endpoint
-    endpoint.stop()
 
 
 @pytest.fixture(scope="module")

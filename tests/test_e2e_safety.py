@@ -15,7 +15,6 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from tests.clinic_endpoint import ClinicEndpoint
 from tests.conftest import MODEL_PATH, ROOT
 from tests.servers import start_assistant
 
@@ -26,13 +25,6 @@ DISCLAIMER = DOMAIN["responses"]["utter_disclaimer"][0]["text"]
 # The example clinic is in America/New_York: Monday 10 am is open, Sunday 10 am closed.
 MONDAY_10AM = "2026-11-23T10:00:00-05:00"
 SUNDAY_10AM = "2026-11-22T10:00:00-05:00"
-
-
-@pytest.fixture(scope="module")
-def clinic():
-    endpoint = ClinicEndpoint(SECRET).start()
-    yield endpoint
-    endpoint.stop()
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from actions.booking_validation import parse_contact, parse_name, parse_preferre
 from actions.clinic_profile import current_profile
 from scripts import soak
 from tests.conftest import MODEL_PATH, ROOT
+from tests.servers import proc_status_kb, server_env
 from website.channel import MAX_BODY_BYTES
 from website.origins import OriginPolicy
 from website.requests import BadRequest, button_payload_or_text, parse_widget_request
@@ -117,10 +118,11 @@ def test_error_lines_are_counted_per_logger():
 
 
 def test_memory_and_cpu_are_read_from_proc():
-    assert soak.read_rss_kb(os.getpid()) > 10_000
+    assert proc_status_kb(os.getpid(), "VmRSS") > 10_000
+    assert proc_status_kb(os.getpid(), "VmHWM") >= proc_status_kb(os.getpid(), "VmRSS")
     assert soak.read_cpu_seconds(os.getpid()) > 0
     gone = 2 ** 22 + 1  # above the kernel's largest pid
-    assert soak.read_rss_kb(gone) is None and soak.read_cpu_seconds(gone) is None
+    assert proc_status_kb(gone, "VmRSS") is None and soak.read_cpu_seconds(gone) is None
 
 
 def clean_figures(**changes):
@@ -231,8 +233,7 @@ def test_the_short_soak_passes(tmp_path):
     if not MODEL_PATH.exists():
         pytest.fail("no trained model: run `make train` (make test does)")
     out = tmp_path / "soak.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env = server_env()
     run = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "soak.py"), "--conversations", "20", "--seconds", "60",
          "--window-seconds", "15", "--out", str(out)],
