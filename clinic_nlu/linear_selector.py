@@ -92,7 +92,6 @@ class LinearResponseSelector(GraphComponent):
         resource: Resource,
         weights: Optional[Dict[str, np.ndarray]] = None,
         labels: Optional[List[str]] = None,
-        responses: Optional[Dict[str, List[Dict[str, Any]]]] = None,
         retrieval_intents: Optional[List[str]] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
@@ -100,7 +99,6 @@ class LinearResponseSelector(GraphComponent):
         self._resource = resource
         self._weights = weights
         self._labels = labels or []
-        self._responses = responses or {}
         self._retrieval_intents = retrieval_intents or []
 
     @classmethod
@@ -148,9 +146,6 @@ class LinearResponseSelector(GraphComponent):
             if m.get(INTENT) == intent and m.get(INTENT_RESPONSE_KEY) and self._sentence_features(m) is not None
         ]
         self._retrieval_intents = sorted(training_data.retrieval_intents)
-        self._responses = {
-            key: value for key, value in training_data.responses.items() if key.startswith(f"utter_{intent}/")
-        }
         self._fit(examples, [m.get(INTENT_RESPONSE_KEY) for m in examples])
         self.persist()
         return self._resource
@@ -179,7 +174,7 @@ class LinearResponseSelector(GraphComponent):
         self._weights["intercept"] = model.intercept_.astype(np.float32)
 
     def persist(self) -> None:
-        """Saves weights as .npz (no pickles) and labels and responses as JSON."""
+        """Saves weights as .npz (no pickles) and labels as JSON."""
         with self._model_storage.write_to(self._resource) as directory:
             if self._weights is not None:
                 np.savez(directory / "weights.npz", **self._weights)
@@ -187,7 +182,6 @@ class LinearResponseSelector(GraphComponent):
                 json.dumps(
                     {
                         "labels": self._labels,
-                        "responses": self._responses,
                         "retrieval_intents": self._retrieval_intents,
                     }
                 )
@@ -214,7 +208,7 @@ class LinearResponseSelector(GraphComponent):
         except ValueError:  # nothing was persisted (no training data)
             return cls(config, model_storage, resource)
         return cls(
-            config, model_storage, resource, weights, meta["labels"], meta["responses"], meta["retrieval_intents"]
+            config, model_storage, resource, weights, meta["labels"], meta["retrieval_intents"]
         )
 
     def _probabilities(self, blocks: List[scipy.sparse.csr_matrix]) -> np.ndarray:
@@ -287,7 +281,10 @@ class LinearResponseSelector(GraphComponent):
             utter_action = f"utter_{best}"
             prediction = {
                 "response": {
-                    "responses": self._responses.get(utter_action) or [{"text": best}],
+                    # The answer's text is not copied here: utter_faq says the domain's
+                    # response named utter_action, and the parse (kept with every
+                    # message in the tracker) stays small.
+                    "responses": [],
                     "confidence": ranking[0]["confidence"],
                     INTENT_RESPONSE_KEY: best,
                     "utter_action": utter_action,

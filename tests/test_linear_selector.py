@@ -104,7 +104,7 @@ def test_predicts_the_topic_with_rasas_output_structure(trained):
     response = selector["faq"]["response"]
     assert response["intent_response_key"] == "faq/does_it_hurt"
     assert response["utter_action"] == "utter_faq/does_it_hurt"
-    assert response["responses"] == [{"text": "A little."}]
+    assert response["responses"] == []  # the answer is the domain's utter_action, not a copy in every parse
     ranking = selector["faq"]["ranking"]
     assert len(ranking) == 2  # ranking_length
     assert ranking[0]["intent_response_key"] == "faq/does_it_hurt"
