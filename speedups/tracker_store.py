@@ -45,6 +45,7 @@ class _Known:
     tracker: DialogueStateTracker
     stored: int  # how many of ``tracker.events`` are in the database
     last_id: Optional[int]  # the sender's highest event id in the database then
+    complete: bool = False  # ``tracker.events[:stored]`` are all the sender's rows, in order
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -55,6 +56,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._known: "OrderedDict[str, _Known]" = OrderedDict()
         self._cache_size = max(0, int(cache_size))
         self._table = self.SQLEvent.__table__
+        # Built once: SQLAlchemy works out a new statement's cache key on every execution.
+        column = self._table.c
+        self._max_id = sa.select(sa.func.max(column.id)).where(column.sender_id == sa.bindparam("sender_id"))
+        self._insert = self._table.insert()
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 opens a new SQLite connection for every query of a file database
             # (NullPool): 6% of the server's CPU in the profile. One pooled connection instead
@@ -72,8 +77,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self.sessionmaker = sessionmaker(bind=self.engine)
 
     def _last_id(self, connection: Any, sender_id: Text) -> Optional[int]:
-        column = self._table.c
-        return connection.execute(sa.select(sa.func.max(column.id)).where(column.sender_id == sender_id)).scalar()
+        return connection.execute(self._max_id, {"sender_id": sender_id}).scalar()
 
     def _remember(self, sender_id: Text, known: _Known) -> None:
         if not self._cache_size:
@@ -84,40 +88,70 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._known.popitem(last=False)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        with self.engine.connect() as connection:
+            last_id = self._last_id(connection, sender_id)
         known = self._known.get(sender_id)
         if known is not None:
-            with self.engine.connect() as connection:
-                last_id = self._last_id(connection, sender_id)
             if last_id == known.last_id and len(known.tracker.events) == known.stored:
                 self._known.move_to_end(sender_id)
                 return known.tracker
             del self._known[sender_id]
+        if last_id is None:  # nothing stored: a new conversation (Rasa's query would find no rows)
+            return None
         tracker = await self._retrieve(sender_id, fetch_events_from_all_sessions=False)
         if tracker is not None:
-            with self.engine.connect() as connection:
-                last_id = self._last_id(connection, sender_id)
+            # The id found before reading: a row added meanwhile makes the next check read again.
             self._remember(sender_id, _Known(tracker, len(tracker.events), last_id))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         known = self._known.pop(tracker.sender_id, None)
-        if known is None or known.tracker is not tracker or known.stored > len(tracker.events):
+        if known is None:  # a conversation this store has not seen: new, if nothing is stored
+            stored, expected_last_id = 0, None
+        elif known.tracker is tracker and known.stored <= len(tracker.events):
+            stored, expected_last_id = known.stored, known.last_id
+        else:
             await super().save(tracker)  # Rasa's own way: count what is stored, add the rest
             return
         await self.stream_events(tracker)
-        new_events = list(tracker.events)[known.stored:]
+        new_events = list(tracker.events)[stored:]
         rows = [_row(tracker.sender_id, event) for event in new_events]
         with self.engine.begin() as connection:
-            unchanged = self._last_id(connection, tracker.sender_id) == known.last_id
+            unchanged = self._last_id(connection, tracker.sender_id) == expected_last_id
             if unchanged and rows:
-                connection.execute(self._table.insert(), rows)
+                connection.execute(self._insert, rows)
             last_id = self._last_id(connection, tracker.sender_id)
         if not unchanged:
-            await super().save(tracker)  # someone else wrote meanwhile: Rasa's way
+            await super().save(tracker)  # stored meanwhile by someone else, or before: Rasa's way
             return
-        # A new session changes what Rasa's retrieve would return: read it back next time.
+        complete = expected_last_id is None or (known is not None and known.complete)
         if not any(isinstance(event, SessionStarted) for event in new_events):
-            self._remember(tracker.sender_id, _Known(tracker, len(tracker.events), last_id))
+            self._remember(tracker.sender_id, _Known(tracker, len(tracker.events), last_id, complete))
+        elif complete:
+            # A new session changes what Rasa's retrieve returns (the events from the session's
+            # start on). All the sender's rows are this tracker's events: that tracker is built
+            # from them as Rasa's retrieve would build it from the database.
+            read_back = self._as_read_back(tracker.sender_id, list(tracker.events)[:stored], rows)
+            if read_back is not None:
+                self._remember(tracker.sender_id, _Known(read_back, len(read_back.events), last_id))
+        # (otherwise: read back next time)
+
+    def _as_read_back(self, sender_id: Text, earlier: List[Any], rows: List[dict]) -> Optional[DialogueStateTracker]:
+        """The tracker Rasa's ``_retrieve`` would make of a sender whose rows are the events
+        ``earlier`` then ``rows``, in id order: the rows from the latest session start's timestamp
+        on, decoded. None when one of the ``earlier`` events would be among them (not expected)."""
+        starts = [row["timestamp"] for row in rows if row["type_name"] == SessionStarted.type_name]
+        starts += [event.timestamp for event in earlier if isinstance(event, SessionStarted)]
+        starts = [timestamp for timestamp in starts if timestamp is not None]
+        if not starts:  # SQL's max() of no timestamps is NULL: every row would be read
+            return None
+        start = max(starts)
+        if any(event.timestamp is not None and event.timestamp >= start for event in earlier):
+            return None
+        events = [json.loads(row["data"]) for row in rows if row["timestamp"] is not None and row["timestamp"] >= start]
+        if not self.domain or not events:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
 
 def _row(sender_id: Text, event: Any) -> dict:

@@ -118,7 +118,33 @@ def test_a_new_session_is_read_back_as_rasa_would(tmp_path):
     fresh = run(cached.retrieve("visitor-5"))
     expected = run(store(SQLTrackerStore, tmp_path / "t.db").retrieve("visitor-5"))
     assert fresh is not tracker
-    assert [e.type_name for e in fresh.events] == [e.type_name for e in expected.events]
+    assert [e.as_dict() for e in fresh.events] == [e.as_dict() for e in expected.events]
+    assert fresh.current_state() == expected.current_state()
+
+
+def test_a_new_conversation_is_remembered_as_rasa_would_read_it(tmp_path):
+    """What the server does with a new visitor: create the tracker (saved with action_listen),
+    start the session (the session's events), then the first turn. The conversation kept in
+    memory is the one Rasa's store reads from the file, so it need not be read back."""
+    cached = store(CachedSQLTrackerStore, tmp_path / "t.db")
+    tracker = run(cached.get_or_create_tracker("visitor-7"))
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), SlotSet("full_name", "Ann"),
+                  ActionExecuted("action_listen")]:
+        tracker.update(event)
+    run(cached.save(tracker))
+    remembered = run(cached.retrieve("visitor-7"))
+    expected = run(store(SQLTrackerStore, tmp_path / "t.db").retrieve("visitor-7"))
+    assert cached._known["visitor-7"].tracker is remembered  # handed out from memory
+    assert [e.as_dict() for e in remembered.events] == [e.as_dict() for e in expected.events]
+    assert remembered.current_state() == expected.current_state()
+    assert remembered.events[0].type_name == "session_started"  # not the action before it
+
+    for event in turn(2):
+        remembered.update(event)
+    run(cached.save(remembered))
+    again = run(store(SQLTrackerStore, tmp_path / "t.db").retrieve("visitor-7"))
+    assert [e.as_dict() for e in run(cached.retrieve("visitor-7")).events] == [e.as_dict() for e in again.events]
+    assert len(rows(tmp_path / "t.db")) == len(set(r[4] for r in rows(tmp_path / "t.db")))
 
 
 @pytest.mark.parametrize("size", [0, 2])

@@ -29,7 +29,7 @@ from sanic.response import HTTPResponse
 
 from actions import settings
 from actions.clinic_profile import current_profile
-from speedups import action_results
+from speedups import action_results, graph_runner
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
 from website.ratelimit import Limit, RateLimiter
@@ -200,6 +200,7 @@ class WebsiteInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         keep_visitor_text_out_of_warnings()
         action_results.install()
+        graph_runner.install()  # before Rasa loads the model (after the channels)
         # The files are read here, when Rasa starts the channel, not at import.
         self.assets = load_assets(self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address)
         config = self.config
