@@ -154,7 +154,8 @@ def start_assistant(
     token = (env or {}).get("ACTION_SERVER_TOKEN")
     headers = f'  headers:\n    Authorization: "Bearer {token}"\n' if token else ""
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n{headers}'
+        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n'
+        f"  enable_selective_domain: true\n{headers}"
         f"tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = server_env(**{"BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}", **(env or {})})
