@@ -15,7 +15,7 @@ INSTALLED   := $(VENV)/.installed
 SPACY_MODEL := .spacy/en_clinic
 SPACY_READY := $(SPACY_MODEL)/meta.json
 MODEL       := models/clinic-assistant.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic_nlu/topic_guard.py clinic_nlu/linear_selector.py clinic_nlu/linear_intent.py clinic_nlu/red_flag_guard.py clinic_nlu/red_flags.py clinic_nlu/introduction_guard.py speedups/training.py $(SPACY_READY)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic_nlu/topic_guard.py clinic_nlu/linear_selector.py clinic_nlu/linear_intent.py clinic_nlu/red_flag_guard.py clinic_nlu/red_flags.py clinic_nlu/introduction_guard.py speedups/training.py speedups/count_vectors.py speedups/rule_policy.py $(SPACY_READY)
 
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1

@@ -69,6 +69,22 @@ def label_id(key: str) -> int:
     return zlib.crc32(key.encode("utf-8"))
 
 
+def _row_nonzeros(block: scipy.sparse.spmatrix) -> tuple:
+    """The column indices and values of a one-row sparse matrix, in column order, as its CSR
+    form holds them: read straight from the featurizers' COO form when its columns are
+    distinct (converting each block to CSR was 6% of the server's CPU, issue 7)."""
+    if scipy.sparse.isspmatrix_coo(block) and block.shape[0] == 1:
+        columns = block.col
+        if columns.size < 2 or bool(np.all(columns[1:] > columns[:-1])):
+            return columns, block.data
+        if np.unique(columns).size == columns.size:
+            order = np.argsort(columns, kind="stable")
+            return columns[order], block.data[order]
+    row = block.tocsr()
+    row.sum_duplicates()
+    return row.indices, row.data
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LinearResponseSelector(GraphComponent):
     """Selects the answer of a retrieval intent with a linear model over sparse features."""
@@ -113,10 +129,11 @@ class LinearResponseSelector(GraphComponent):
         return cls(config, model_storage, resource)
 
     @staticmethod
-    def _sentence_features(message: Message) -> Optional[List[scipy.sparse.csr_matrix]]:
-        """The message's sentence-level sparse features, one block per featurizer, in pipeline order."""
+    def _sentence_features(message: Message) -> Optional[List[scipy.sparse.spmatrix]]:
+        """The message's sentence-level sparse features (a row each, as the featurizers made
+        them), one block per featurizer, in pipeline order."""
         blocks = [
-            feature.features.tocsr()
+            feature.features
             for feature in message.features
             if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and feature.is_sparse()
         ]
@@ -224,11 +241,11 @@ class LinearResponseSelector(GraphComponent):
         offset = 0
         for index, block in enumerate(blocks):
             idf = self._weights[f"idf_{index}"]
-            row = block.tocsr()
-            if row.nnz:
-                values = (1.0 + np.log(np.maximum(row.data.astype(np.float64), 1e-12))) * idf[row.indices]
+            indices, counts = _row_nonzeros(block)
+            if indices.size:
+                values = (1.0 + np.log(np.maximum(counts.astype(np.float64), 1e-12))) * idf[indices]
                 norm = float(np.sqrt(values @ values)) or 1.0
-                scores = scores + (values / norm) @ columns[offset + row.indices]
+                scores = scores + (values / norm) @ columns[offset + indices]
             offset += idf.shape[0]
         if len(self._labels) == 2 and scores.shape[0] == 1:  # binary case: one weight vector
             scores = np.array([0.0, scores[0]])  # softmax of this is the logistic of the score

@@ -182,3 +182,20 @@ def test_the_fast_probabilities_equal_the_matrix_ones(both_models, words, chars)
         fast = component._probabilities(blocks)
         assert np.allclose(fast, component._probabilities_by_matrices(blocks), rtol=1e-9, atol=1e-12)
         assert fast.sum() == pytest.approx(1.0)
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(1, 4)), max_size=8), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_a_rows_nonzeros_are_read_as_csr_holds_them(entries, as_csr):
+    """Straight from the featurizers' COO rows (any column order, even repeated columns) or
+    from CSR: the same columns and values, in the same order, as the row's CSR form."""
+    from clinic_nlu.linear_selector import _row_nonzeros
+
+    columns = np.array([column for column, _ in entries], dtype=np.int32)
+    values = np.array([value for _, value in entries], dtype=np.int64)
+    block = scipy.sparse.coo_matrix((values, (np.zeros_like(columns), columns)), shape=(1, 10))
+    expected = block.tocsr()
+    expected.sum_duplicates()
+    indices, data = _row_nonzeros(block.tocsr() if as_csr else block)
+    assert indices.tolist() == expected.indices.tolist()
+    assert data.tolist() == expected.data.tolist()
