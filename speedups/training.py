@@ -22,9 +22,11 @@ this saving. The domain the model keeps, and so every answer, is unchanged.
 from __future__ import annotations
 
 import copy
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Text
 
 from rasa.graph_components.providers.nlu_training_data_provider import NLUTrainingDataProvider
 from rasa.shared.core.domain import Domain
@@ -73,6 +75,40 @@ def _snapshot(paths: List[str]) -> tuple:
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else (str(f), None, None) for f in files)
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+class QuickCopyMessage(Message):
+    """A training example that Rasa's importers copy and fingerprint quickly.
+
+    Rasa's importers merge the NLU data three times per training, and each merge deep-copies
+    every example and fingerprints it again (``TrainingData`` re-sets each intent, which
+    throws the example's fingerprint away): about a second for this project's 3,400
+    examples, twice per ``rasa train``. This example copies itself field by field (strings
+    and numbers are shared, as ``copy.deepcopy`` shares them; everything else is deep-copied)
+    and keeps its fingerprint when a field is set to the string it already holds. What a copy
+    holds, and every fingerprint, is what Rasa's ``Message`` gives (tests/test_training.py).
+    """
+
+    def set(self, prop: Text, info: Any, add_to_output: bool = False) -> None:
+        fingerprint = self._cached_fingerprint
+        unchanged = isinstance(info, str) and type(self.data.get(prop)) is str and self.data.get(prop) == info
+        super().set(prop, info, add_to_output)
+        if unchanged:
+            self._cached_fingerprint = fingerprint
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "QuickCopyMessage":
+        copied = QuickCopyMessage.__new__(QuickCopyMessage)
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            if name == "data":
+                value = {key: item if type(item) in _IMMUTABLE else copy.deepcopy(item, memo) for key, item in value.items()}
+            elif type(value) not in _IMMUTABLE:
+                value = copy.deepcopy(value, memo)
+            copied.__dict__[name] = value
+        return copied
+
+
 class FileImporterReadingOnce(RasaFileImporter):
     """Rasa's file importer, reading each set of files once per process.
 
@@ -96,7 +132,15 @@ class FileImporterReadingOnce(RasaFileImporter):
         return self._once("domain", [self._domain_path] if self._domain_path else [], super().get_domain)
 
     def get_nlu_data(self, language: Optional[str] = "en") -> TrainingData:
-        return self._once(("nlu", language), self._nlu_files, lambda: super(FileImporterReadingOnce, self).get_nlu_data(language))
+        return self._once(("nlu", language), self._nlu_files, lambda: self._read_nlu_data(language))
+
+    def _read_nlu_data(self, language: Optional[str]) -> TrainingData:
+        """What Rasa's importer reads (each file loaded, then merged in order), each file
+        read through ``read_nlu_file``."""
+        used: set = set()
+        data = TrainingData().merge(*(read_nlu_file(Path(path), language, used) for path in self._nlu_files))
+        forget_parsed_files(except_for=used)
+        return data
 
     def get_stories(self, exclusion_percentage: Optional[int] = None) -> StoryGraph:
         paths = self._story_files + ([self._domain_path] if self._domain_path else [])
@@ -108,6 +152,91 @@ class FileImporterReadingOnce(RasaFileImporter):
     def get_conversation_tests(self) -> StoryGraph:
         paths = self._conversation_test_files + ([self._domain_path] if self._domain_path else [])
         return self._once("tests", paths, super().get_conversation_tests)
+
+
+PARSED_FOLDER = "clinic-parsed-nlu"  # in Rasa's training cache, so a cold training starts without it
+
+
+def parsed_folder() -> Path:
+    from rasa.engine.caching import LocalTrainingCache
+
+    return LocalTrainingCache._get_cache_location() / PARSED_FOLDER
+
+
+def forget_parsed_files(except_for: set) -> None:
+    """Removes the kept files of earlier versions (one per NLU file stays)."""
+    try:
+        kept = list(parsed_folder().glob("*.json"))
+    except OSError:
+        return
+    for stale in kept:
+        if stale.stem not in except_for:
+            stale.unlink(missing_ok=True)
+
+
+def read_nlu_file(path: Path, language: Optional[str], used: Optional[set] = None) -> TrainingData:
+    """One NLU file as Rasa loads it (``loading.load_data``), with ``QuickCopyMessage`` examples.
+
+    Rasa checks every YAML file against its schema, reading it twice, on every training:
+    most of the reading time. A file's parsed examples are kept in Rasa's training cache
+    folder (``RASA_CACHE_DIRECTORY``) as JSON under a digest of the file's bytes, Rasa's
+    version and the language: a file with the same bytes was checked and parsed before, and
+    is read back from there. Anything that does not survive JSON unchanged is not kept.
+    """
+    import hashlib
+    import json
+
+    import rasa
+    from rasa.shared.nlu.training_data import loading
+
+    content = path.read_bytes()
+    digest = hashlib.sha256(b"\0".join([content, rasa.__version__.encode(), str(language).encode()])).hexdigest()
+    if used is not None:
+        used.add(digest)
+    stored = parsed_folder() / f"{digest}.json"
+    try:
+        parsed = json.loads(stored.read_text())
+    except (OSError, ValueError):
+        parsed = None
+    if parsed is None:
+        data = loading.load_data(str(path), language)
+        parsed = {
+            "examples": [
+                {"data": example.data, "output_properties": sorted(example.output_properties), "time": example.time}
+                for example in data.training_examples
+            ],
+            "entity_synonyms": data.entity_synonyms,
+            "regex_features": data.regex_features,
+            "lookup_tables": data.lookup_tables,
+            "responses": data.responses,
+        }
+        text = json.dumps(parsed, sort_keys=True)
+        if json.loads(text) == parsed and not any(example.features for example in data.training_examples):
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            partial = stored.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text)
+            partial.replace(stored)  # whole or not at all
+    examples = [
+        QuickCopyMessage(data=example["data"], output_properties=set(example["output_properties"]), time=example["time"])
+        for example in parsed["examples"]
+    ]
+    return TrainingData(
+        examples, parsed["entity_synonyms"], parsed["regex_features"], parsed["lookup_tables"], parsed["responses"]
+    )
+
+
+NODE_DEFAULTS = {"eager": False, "is_target": False, "is_input": False}  # (Rasa needs "resource" written)
+
+
+def compact(schema: Dict[str, Any]) -> Dict[str, Any]:
+    """A serialised graph schema without the fields left at ``SchemaNode``'s defaults: Rasa
+    reads and checks the configuration file several times per training."""
+    return {
+        "nodes": {
+            name: {key: value for key, value in node.items() if not (key in NODE_DEFAULTS and value == NODE_DEFAULTS[key])}
+            for name, node in schema["nodes"].items()
+        }
+    }
 
 
 def graph_config(config: Dict[str, Any]) -> Dict[str, Any]:
@@ -128,8 +257,8 @@ def graph_config(config: Dict[str, Any]) -> Dict[str, Any]:
         "assistant_id": model.assistant_id,
         "core_target": model.core_target,
         "nlu_target": model.nlu_target,
-        "train_schema": model.train_schema.as_dict(),
-        "predict_schema": model.predict_schema.as_dict(),
+        "train_schema": compact(model.train_schema.as_dict()),
+        "predict_schema": compact(model.predict_schema.as_dict()),
     }
     if model.spaces:
         graph["spaces"] = model.spaces
@@ -160,6 +289,36 @@ def main(arguments: List[str]) -> int:
         del rest[index : index + 2]
     write_graph_config(Path(config_file))
     sys.argv = ["rasa", "train", "--config", str(GRAPH_CONFIG), *rest]
-    rasa_main()
+    with one_importer_per_project():
+        rasa_main()
     return 0
+
+
+@contextmanager
+def one_importer_per_project() -> Iterator[None]:
+    """While training: ``rasa train`` makes one importer to validate the data and another
+    to train on it, each wrapping the files in Rasa's own importers that merge and copy
+    all the examples again (a tenth of a retraining). Within this process, asking again
+    for the same project's importer returns the first, with what it already read. Only
+    for the graph configuration written above, whose importer is ``FileImporterReadingOnce``
+    and takes no other arguments (the extra arguments Rasa passes are for importers that do)."""
+    original = TrainingDataImporter.__dict__["load_from_config"]
+    made: Dict[Any, TrainingDataImporter] = {}
+
+    def load_from_config(
+        config_path: str, domain_path: Optional[str] = None, training_data_paths: Any = None, args: Any = None
+    ) -> TrainingDataImporter:
+        if Path(config_path) != GRAPH_CONFIG:
+            return original.__func__(config_path, domain_path, training_data_paths, args or {})
+        paths = [training_data_paths] if isinstance(training_data_paths, str) else list(training_data_paths or [])
+        key = (str(domain_path), tuple(sorted(map(str, paths))))
+        if key not in made:
+            made[key] = original.__func__(config_path, domain_path, training_data_paths, args or {})
+        return made[key]
+
+    TrainingDataImporter.load_from_config = staticmethod(load_from_config)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        TrainingDataImporter.load_from_config = original  # type: ignore[assignment]
 

@@ -6,6 +6,7 @@ answer end to end: no component retrains and the new answer is served.)"""
 from __future__ import annotations
 
 import copy
+import shutil
 
 import rasa.shared.utils.io
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -14,11 +15,13 @@ from rasa.shared.data import TrainingType
 from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.shared.nlu.constants import RESPONSE
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+from rasa.shared.nlu.training_data.message import Message
 
 from speedups.training import (
     DATA_PROVIDER_NODE,
     FileImporterReadingOnce,
     NLUTrainingDataWithoutAnswers,
+    QuickCopyMessage,
     graph_config,
     without_answers,
     write_graph_config,
@@ -61,9 +64,11 @@ def test_the_data_handed_on_does_not_depend_on_the_answers():
 
 
 def nodes(schema):
-    """A schema's nodes without the random placeholder fingerprints Rasa gives each resource."""
+    """A schema's nodes, fields at their defaults filled in, without the random placeholder
+    fingerprints Rasa gives each resource."""
+    defaults = {"eager": False, "is_target": False, "is_input": False}
     return {
-        name: {**node, "resource": node["resource"] and node["resource"]["name"]}
+        name: {**defaults, **node, "resource": node["resource"] and node["resource"]["name"]}
         for name, node in schema["nodes"].items()
     }
 
@@ -120,3 +125,55 @@ def test_the_importer_reads_each_set_of_files_once_until_one_changes(tmp_path):
     assert again is not read
     assert again.responses["utter_faq/does_it_hurt"][0]["text"] == "Hardly at all, as a rule."
     assert first.get_nlu_data() is again  # every importer sees the file as it is now
+
+
+def test_the_data_read_through_the_parsed_files_is_rasas(tmp_path, monkeypatch):
+    """Read cold (YAML, checked) and warm (the kept JSON): the same examples and fingerprint
+    as Rasa's own importer; an edited file is read from its YAML again; old versions go."""
+    from rasa.shared.importers.rasa import RasaFileImporter
+
+    from speedups.training import PARSED_FOLDER
+
+    monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    rasas = RasaFileImporter(None, None, [str(data)]).get_nlu_data()
+
+    def ours():
+        FileImporterReadingOnce._read.clear()  # a new process
+        return FileImporterReadingOnce(None, None, [str(data)]).get_nlu_data()
+
+    cold = ours()
+    kept = sorted((tmp_path / "cache" / PARSED_FOLDER).glob("*.json"))
+    assert len(kept) == len(list(data.rglob("*.yml"))) - len(list((data / "rules").glob("*.yml"))) - len(
+        list((data / "stories").glob("*.yml"))) > 20
+    warm = ours()
+    for read in (cold, warm):
+        assert read.fingerprint() == rasas.fingerprint()
+        assert [e.data for e in read.training_examples] == [e.data for e in rasas.training_examples]
+        assert read.responses == rasas.responses and read.entity_synonyms == rasas.entity_synonyms
+
+    topic = data / "faq" / "does_it_hurt.yml"
+    topic.write_text(topic.read_text().replace("does it hurt", "does the needle hurt", 1))
+    edited = ours()
+    assert "does the needle hurt" in {e.get("text") for e in edited.training_examples}
+    assert edited.fingerprint() == RasaFileImporter(None, None, [str(data)]).get_nlu_data().fingerprint()
+    assert len(list((tmp_path / "cache" / PARSED_FOLDER).glob("*.json"))) == len(kept)  # the old version went
+
+
+def test_a_quick_copy_is_a_deep_copy_with_the_same_fingerprint():
+    original = QuickCopyMessage(data={"text": "does it hurt", "intent": "faq", "metadata": {"intent": {"label": "x"}},
+                                      "entities": [{"entity": "day", "value": "monday"}]})
+    fingerprint = original.fingerprint()
+    copied = copy.deepcopy(original)
+    assert type(copied) is QuickCopyMessage and copied.data == original.data
+    assert copied.fingerprint() == fingerprint == Message(data=original.data).fingerprint()
+    copied.data["entities"][0]["value"] = "tuesday"
+    copied.data["metadata"]["intent"]["label"] = "y"
+    assert original.data["entities"][0]["value"] == "monday" and original.data["metadata"]["intent"]["label"] == "x"
+
+    same = copy.deepcopy(original)
+    same.set("intent", "faq")  # what Rasa's TrainingData does to every example
+    assert same._cached_fingerprint == fingerprint
+    same.set("intent", "greet")
+    assert same.fingerprint() == Message(data={**original.data, "intent": "greet"}).fingerprint() != fingerprint
