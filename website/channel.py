@@ -29,7 +29,7 @@ from sanic.response import HTTPResponse
 
 from actions import settings
 from actions.clinic_profile import current_profile
-from speedups import action_results, graph_runner
+from speedups import action_calls, action_results, graph_runner
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
 from website.ratelimit import Limit, RateLimiter
@@ -201,12 +201,17 @@ class WebsiteInput(InputChannel):
         keep_visitor_text_out_of_warnings()
         action_results.install()
         graph_runner.install()  # before Rasa loads the model (after the channels)
+        action_calls.install()
         # The files are read here, when Rasa starts the channel, not at import.
         self.assets = load_assets(self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address)
         config = self.config
         senders = RateLimiter(config.per_sender) if config.per_sender else None
         addresses = RateLimiter(config.per_address) if config.per_address else None
         website = Blueprint("website_channel", __name__)
+
+        @website.listener("after_server_stop")
+        async def close_action_server_connections(_app: Any, _loop: Any) -> None:
+            await action_calls.close_sessions()
 
         def too_many(wait: int, cors: Dict[str, str]) -> HTTPResponse:
             return error(429, f"too many messages; try again in {wait} seconds", {**cors, "Retry-After": str(wait)})
