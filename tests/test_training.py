@@ -177,3 +177,19 @@ def test_a_quick_copy_is_a_deep_copy_with_the_same_fingerprint():
     assert same._cached_fingerprint == fingerprint
     same.set("intent", "greet")
     assert same.fingerprint() == Message(data={**original.data, "intent": "greet"}).fingerprint() != fingerprint
+
+
+def test_one_importer_per_project_while_training(tmp_path):
+    from speedups.training import GRAPH_CONFIG, one_importer_per_project
+
+    write_graph_config(ROOT / "config.yml", GRAPH_CONFIG)
+    arguments = (str(GRAPH_CONFIG), str(ROOT / "domain.yml"), [str(ROOT / "data")])
+    with one_importer_per_project():
+        first = TrainingDataImporter.load_from_config(*arguments)
+        assert TrainingDataImporter.load_from_config(*arguments, {"augmentation_factor": 50}) is first
+        assert TrainingDataImporter.load_from_config(str(GRAPH_CONFIG), str(ROOT / "domain.yml"),
+                                                     [str(tmp_path)]) is not first  # another project
+        other = str(ROOT / "config.yml")
+        assert TrainingDataImporter.load_from_config(other, *arguments[1:]) is not \
+            TrainingDataImporter.load_from_config(other, *arguments[1:])  # not our graph: Rasa's way
+    assert TrainingDataImporter.load_from_config(*arguments) is not first  # and only while training
