@@ -29,7 +29,6 @@ import asyncio
 import json
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.servers import free_port, proc_status_kb, server_env  # noqa: E402 (after the path above)
+from tests.servers import free_port, proc_status_kb, server_env, shipped_endpoints, stop_processes  # noqa: E402 (after the path above)
 
 BIN = Path(sys.executable).parent
 LOG = ROOT / "docs" / "benchmarks.md"
@@ -150,14 +149,7 @@ class Served:
         return sum(proc_status_kb(pid, "VmHWM") or 0 for pid in self.pids()) / 1024
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.processes, timeout=30)
 
 
 def post_once(url: str, sender: str, text: str, timeout: float = 5) -> Optional[list]:
@@ -203,10 +195,7 @@ def serve_stock(project: Path, model: Path, logs: Path) -> Served:
 
 def serve_ours(model: Path, work: Path, logs: Path) -> Served:
     port, action_port = free_port(), free_port()
-    endpoints = (ROOT / "endpoints.yml").read_text()
-    endpoints = endpoints.replace("http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{action_port}/webhook")
-    endpoints = endpoints.replace("db: var/tracker.db", f"db: {work / 'tracker.db'}")
-    (work / "endpoints.yml").write_text(endpoints)
+    (work / "endpoints.yml").write_text(shipped_endpoints(action_port, work / "tracker.db"))
     env = dict(server_env(), BOOKINGS_DB_URL=f"sqlite:///{work / 'bookings.db'}", **SERVE_ENV)
     commands = [
         [str(BIN / "python"), "-m", "actions.server", "--port", str(action_port)],

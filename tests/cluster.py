@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tests.servers import BIN, ROOT, free_port, server_env, wait_for
+from tests.servers import BIN, ROOT, free_port, server_env, stop_processes, wait_for
 
 ENDPOINTS = ROOT / "deploy" / "endpoints.cluster.yml"
 NGINX_SITE = ROOT / "deploy" / "nginx" / "clinic-assistant.conf"
@@ -82,14 +82,8 @@ class Process:
         return self.popen is not None and self.popen.poll() is None
 
     def stop(self) -> None:
-        if not self.running():
-            return
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=10)
+        if self.popen is not None:
+            stop_processes([self.popen], timeout=30)
 
 
 class Postgres:

@@ -16,7 +16,6 @@ from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TRACKER_STORE = "speedups.tracker_store.CachedSQLTrackerStore"  # as endpoints.yml ships it
 
 
 def free_port() -> int:
@@ -60,6 +59,33 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 24
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s; log:\n{log.read_text()[-3000:]}")
+
+
+def shipped_endpoints(action_port: int, tracker_db: Path, token: Optional[str] = None) -> str:
+    """The project's endpoints.yml as shipped, pointed at a test's action server port and
+    conversation file (and sending the action server's token when there is one)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "endpoints.yml").read_text())
+    config["action_endpoint"]["url"] = f"http://127.0.0.1:{action_port}/webhook"
+    if token:
+        config["action_endpoint"]["headers"] = {"Authorization": f"Bearer {token}"}
+    config["tracker_store"]["db"] = str(tracker_db)
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def stop_processes(processes: List[subprocess.Popen], timeout: float) -> None:
+    """SIGTERM to every process still running, then waits up to ``timeout`` for each; one
+    that does not stop is killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @dataclass
@@ -130,13 +156,7 @@ class RunningAssistant:
         return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.processes, timeout=20)
 
 
 def start_assistant(
@@ -151,12 +171,8 @@ def start_assistant(
     """
     assistant = RunningAssistant(rasa_port=free_port(), action_port=free_port())
     endpoints = workdir / "endpoints.yml"
-    token = (env or {}).get("ACTION_SERVER_TOKEN")
-    headers = f'  headers:\n    Authorization: "Bearer {token}"\n' if token else ""
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n'
-        f"  enable_selective_domain: true\n{headers}"
-        f"tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        shipped_endpoints(assistant.action_port, workdir / "tracker.db", (env or {}).get("ACTION_SERVER_TOKEN"))
     )
     env = server_env(**{"BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}", **(env or {})})
     assistant.env = env
