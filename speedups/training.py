@@ -79,7 +79,16 @@ def _snapshot(paths: List[str]) -> tuple:
     files: List[Path] = []
     for path in map(Path, paths):
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else (str(f), None, None) for f in files)
+    return tuple((str(f), *_stat(f)) for f in files)
+
+
+def _stat(path: Path) -> tuple:
+    """A file's modification time and size (one system call), or (None, None) when it is missing."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None, None
+    return status.st_mtime_ns, status.st_size
 
 
 _IMMUTABLE = (str, int, float, bool, type(None))
@@ -122,7 +131,7 @@ class FileImporterReadingOnce(RasaFileImporter):
     ``rasa train`` loads the data once to validate it and again to train, and
     Rasa's importer re-reads the domain and the data files on each request
     (the stories ask for the domain again): about a third of a retraining here,
-    with a hundred data files, each YAML-checked on every read. This keeps what was
+    with three dozen data files, each YAML-checked on every read. This keeps what was
     read, keyed on the files' names, sizes and modification times, for the rest
     of the process (one ``rasa train``); a file changed in between is read again.
     """
