@@ -15,7 +15,7 @@ INSTALLED   := $(VENV)/.installed
 SPACY_MODEL := .spacy/en_clinic
 SPACY_READY := $(SPACY_MODEL)/meta.json
 MODEL       := models/clinic-assistant.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') clinic_nlu/topic_guard.py clinic_nlu/linear_selector.py clinic_nlu/linear_intent.py clinic_nlu/red_flag_guard.py clinic_nlu/red_flags.py clinic_nlu/introduction_guard.py speedups/training.py speedups/count_vectors.py speedups/rule_policy.py $(SPACY_READY)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard clinic_nlu/*.py) runtime/training.py runtime/train.py runtime/rule_policy.py $(SPACY_READY)
 
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -25,7 +25,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 RASA := $(BIN)/rasa
 
-.PHONY: help install spacy train run shell validate crossval heldout compare browser services audit soak bench check report test test-unit test-stories lock clean
+.PHONY: help install spacy train run shell validate crossval heldout compare browser services audit soak bench check report lint test test-fast test-unit test-stories lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,11 +46,11 @@ $(SPACY_READY): $(INSTALLED) clinic_nlu/spacy_pipeline.py
 spacy: $(SPACY_READY) ## Build the project's own spaCy pipeline (no download)
 
 # Rasa itself skips components whose inputs did not change; `touch` marks the model current
-# even when Rasa decided there was nothing to retrain. `rasa train` through speedups/training.py:
+# even when Rasa decided there was nothing to retrain. `rasa train` through runtime/training.py:
 # the same graph Rasa builds from config.yml, except that the NLU components never see the
-# answers' wording, so an edited answer retrains nothing but the domain (issue 7).
+# answers' wording, so an edited answer retrains nothing but the domain.
 $(MODEL): $(TRAINING_INPUTS)
-	$(BIN)/python -m speedups.train --fixed-model-name clinic-assistant --out models
+	$(BIN)/python -m runtime.train --fixed-model-name clinic-assistant --out models
 	touch $@
 
 train: $(MODEL) ## Train the model (only when data or config changed)
@@ -68,13 +68,13 @@ crossval: $(SPACY_READY) ## 5-fold cross-validation of the NLU pipeline (reports
 	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 5 --out results/crossval
 
 heldout: $(MODEL) ## Score the model on the held-out questions (never trained on); figures for the README
-	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/faq_heldout.yml tests/heldout/clinic_heldout.yml \
+	$(BIN)/python -m tools.evaluation $(MODEL) tests/heldout/faq_heldout.yml tests/heldout/clinic_heldout.yml \
 	  tests/heldout/red_flag_heldout.yml tests/heldout/red_flag_final.yml tests/heldout/precautions_heldout.yml
 	@echo "The unseen red-flag set (written after the safety net was built; never read message by message):"
-	$(BIN)/python -m clinic_nlu.evaluation $(MODEL) tests/heldout/red_flag_unseen.yml | tail -n 1
+	$(BIN)/python -m tools.evaluation $(MODEL) tests/heldout/red_flag_unseen.yml | tail -n 1
 
 compare: $(SPACY_READY) ## Cross-validate config.yml as the assistant is judged, and show fallback thresholds
-	$(BIN)/python scripts/compare_pipelines.py config.yml --folds 3
+	$(BIN)/python -m tools.compare_pipelines config.yml --folds 3
 
 # The widget's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium
@@ -100,15 +100,23 @@ else
 	@true
 endif
 
-test-unit: $(MODEL) $(CHROMIUM) services ## pytest: unit, data-convention, held-out, end-to-end and browser tests
+test-fast: $(INSTALLED) ## The unit tier of pytest: no trained model, no servers, no apt (under a minute)
+	$(BIN)/python -m pytest -q -m unit
+
+test-unit: $(MODEL) $(CHROMIUM) services ## pytest, every tier: unit, model, servers (browser included) and system
 	$(BIN)/python -m pytest -q tests
+
+lint: $(INSTALLED) ## ruff check, ruff format --check, and the package layers of docs/architecture.md (import-linter)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test-stories: $(MODEL) ## Conversation tests with the visitor's text
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --e2e --fail-on-prediction-errors --out results/stories
 
 check: $(SPACY_READY) ## For staff after editing answers or examples: check the data (naming file and line), train, run the conversation tests
 	@echo "1/4 Topic files (each problem names the file and line to fix):"
-	$(BIN)/python -m clinic_nlu.faq_conventions data/faq
+	$(BIN)/python -m tools.faq_conventions data/faq
 	@echo "2/4 Rasa's own data checks:"
 	$(RASA) data validate --fail-on-warnings
 	@echo "3/4 Training (only what changed):"
@@ -118,13 +126,13 @@ check: $(SPACY_READY) ## For staff after editing answers or examples: check the 
 	@echo "All checks passed. Restart the assistant (make run) to publish the new model."
 
 report: $(INSTALLED) ## For staff: what visitors asked that the assistant could not answer, most asked topics, red flags and bookings per week
-	$(BIN)/python -m clinic_nlu.visitor_report
+	$(BIN)/python -m tools.visitor_report
 
 soak: $(MODEL) ## Load soak on loopback: 50 website conversations for 5 minutes, FAQs and bookings; prints the figures (make test runs a 60 s form)
-	$(BIN)/python scripts/soak.py --conversations 50 --seconds 300 --window-seconds 60 --out results/soak/soak.json
+	$(BIN)/python -m tools.soak --conversations 50 --seconds 300 --window-seconds 60 --out results/soak/soak.json
 
 bench: $(SPACY_READY) ## Benchmark against Rasa's stock starter project (rasa init) in one run; appends to docs/benchmarks.md (NOTE="what changed")
-	$(BIN)/python scripts/bench.py --note "$(NOTE)"
+	$(BIN)/python -m tools.bench --note "$(NOTE)"
 
 # pip-audit lives in a venv of its own, so its pins never move Rasa's.
 AUDIT_VENV := .venv-audit
@@ -135,9 +143,9 @@ $(AUDIT_VENV)/.installed: requirements-audit.txt
 	touch $@
 
 audit: $(AUDIT_VENV)/.installed ## Check the pinned requirements for known vulnerabilities (pip-audit): fails on one that has a fix
-	$(AUDIT_VENV)/bin/python scripts/audit.py --pip-audit $(AUDIT_VENV)/bin/pip-audit $(AUDIT_ARGS) requirements.txt
+	$(AUDIT_VENV)/bin/python -m tools.audit --pip-audit $(AUDIT_VENV)/bin/pip-audit $(AUDIT_ARGS) requirements.txt
 
-test: validate audit test-unit test-stories ## Everything: install, build, train, validate, audit, pytest, conversation tests
+test: lint validate audit test-unit test-stories ## Everything: install, lint, build, train, validate, audit, pytest, conversation tests
 
 lock: ## Re-resolve requirements.in into the pinned requirements.txt lock
 	rm -rf /tmp/clinic-lock-venv && $(PYTHON) -m venv /tmp/clinic-lock-venv

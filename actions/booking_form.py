@@ -24,9 +24,10 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import runtime, settings
-from actions.booking_store import NewBooking
-from actions.booking_validation import (
+from actions import services
+from clinic import clock
+from clinic.booking_store import NewBooking
+from clinic.booking_validation import (
     describe_day,
     describe_hours,
     describe_moment,
@@ -36,11 +37,13 @@ from actions.booking_validation import (
     parse_phone,
     parse_preferred_time,
 )
-from actions.clinic_profile import ClinicProfile, current_profile
+from clinic.profile import ClinicProfile, current_profile
 
 logger = logging.getLogger(__name__)
 
 FORM = "booking_form"
+# The form's required slots, in the order Rasa asks for them: domain.yml lists them for Rasa,
+# this list is what the final check requires (tests/test_booking_form.py keeps them equal).
 REQUIRED = ["full_name", "contact", "preferred_time", "consent", "booking_confirmed"]
 HELPERS = [
     "phone", "email", "preferred_time_text", "preferred_day", "booking_tries",
@@ -61,11 +64,6 @@ FIELD_WORDS = {
 }
 YES_WORDS = {"yes", "yep", "yeah", "ok", "okay", "sure", "agree", "i agree", "fine", "y", "correct", "confirm", "go ahead", "send", "send it"}
 NO_WORDS = {"no", "nope", "nah", "n", "don't", "do not", "disagree", "not ok"}
-
-
-def now_utc() -> datetime:
-    """The current moment: ``CLINIC_NOW`` when set (tests, demos), else the real clock."""
-    return settings.clinic_now() or datetime.now(timezone.utc)
 
 
 def is_callback(tracker: Tracker) -> bool:
@@ -181,13 +179,13 @@ class ValidateBookingForm(FormValidationAction):
         if value is None:
             return {}
         profile = current_profile()
-        if tracker.get_slot("requested_slot") != "preferred_time" and valid_moment(value, profile, now_utc()):
+        if tracker.get_slot("requested_slot") != "preferred_time" and valid_moment(value, profile, clock.now()):
             # Taken from the message that started the booking ("can I come Tuesday at 5?"),
             # already read and checked by ActionStartBooking.
             return {"preferred_time": value}
         text = str(value or "")[:MAX_TEXT]
         hint = _day_or_none(tracker.get_slot("preferred_day"))
-        parsed = parse_preferred_time(text, profile, now_utc(), day_hint=hint)
+        parsed = parse_preferred_time(text, profile, clock.now(), day_hint=hint)
         if not parsed.ok:
             return self._failed(parsed.problem, "preferred_time", dispatcher, tracker)
         if "day" in parsed.value:  # a day the clinic is open, but no time yet: ask for one
@@ -247,7 +245,7 @@ class ValidateBookingForm(FormValidationAction):
         contact = parse_contact(text, profile.country)
         if contact.ok:
             return contact_slots(contact.value)
-        moment = parse_preferred_time(text[:MAX_TEXT], profile, now_utc())
+        moment = parse_preferred_time(text[:MAX_TEXT], profile, clock.now())
         if moment.ok and "when" in moment.value:
             return time_slots(moment.value["when"], text)
         return {}
@@ -305,7 +303,7 @@ class ActionStartBooking(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         dispatcher.utter_message(response="utter_booking_intro")
         text = str((tracker.latest_message or {}).get("text") or "")
-        found = time_from_opening_message(text, current_profile(), now_utc())
+        found = time_from_opening_message(text, current_profile(), clock.now())
         return clear_leftovers(tracker) + [SlotSet(slot, value) for slot, value in found.items()]
 
 
@@ -440,29 +438,27 @@ class ActionFinishBooking(Action):
         if tracker.get_slot("booking_stopped") or tracker.get_slot("booking_confirmed") is not True:
             return reset_booking()  # the form already told the visitor why it stopped
         profile = current_profile()
-        now = now_utc()
+        now = clock.now()
         booking = checked_booking(tracker.current_slot_values(), profile, now)
-        services = runtime.current()
+        running = services.current()
         if booking is None:
             logger.warning("booking not saved: a slot failed the final check")
             dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
             return reset_booking()
-        if services is None:
+        if running is None:
             logger.error("booking not saved: the booking store is not running in this action server")
             dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
             return reset_booking()
-        # Stored times are the real clock's even when CLINIC_NOW pretends otherwise: the delivery
-        # worker schedules by the real clock.
-        saved_at = datetime.now(timezone.utc)
+        saved_at = clock.now()
         booking = replace(booking, consent_at=saved_at)
         try:
-            stored = await asyncio.to_thread(services.store.save, booking, services.delivery.channels, saved_at)
+            stored = await asyncio.to_thread(running.store.save, booking, running.delivery.channels, saved_at)
         except Exception as error:  # noqa: BLE001 - any failure to save is told to the visitor
             logger.error("booking not saved: %s", type(error).__name__)
             dispatcher.utter_message(response="utter_booking_not_saved", clinic_phone=profile.phone)
             return reset_booking()
         logger.info("%s %s saved", booking.kind, stored.reference)
-        services.worker.wake()
+        running.worker.wake()
         if booking.kind == CALLBACK:
             dispatcher.utter_message(
                 response="utter_callback_saved",

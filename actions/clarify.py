@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic_profile import contact_details, current_profile
+from clinic.profile import contact_details, current_profile
 from actions.faq_topics import (
     choose_topic_payload,
     chosen_topic,

@@ -12,8 +12,9 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking_validation import describe_hours, describe_moment
-from actions.clinic_profile import WEEKDAYS, ClinicProfile, current_profile
+from clinic import clock
+from clinic.booking_validation import describe_hours, describe_moment
+from clinic.profile import WEEKDAYS, ClinicProfile, current_profile
 
 BOOK_BUTTON = {"title": "Request an appointment", "payload": "/book_appointment"}
 
@@ -75,7 +76,7 @@ class ActionTellHours(Action):
         return "action_tell_hours"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
-        dispatcher.utter_message(text=hours_answer(current_profile(), datetime.now(timezone.utc)), buttons=book_buttons(tracker))
+        dispatcher.utter_message(text=hours_answer(current_profile(), clock.now()), buttons=book_buttons(tracker))
         return []
 
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from actions import settings
+from clinic import settings
 
 RETRIEVAL_INTENT = "faq"
 CHOOSE_TOPIC_INTENT = "choose_faq_topic"

@@ -17,9 +17,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking_form import CALLBACK, FORM, clear_leftovers, now_utc
-from actions.booking_validation import describe_moment
-from actions.clinic_profile import ClinicProfile, current_profile
+from actions.booking_form import CALLBACK, FORM, clear_leftovers
+from clinic import clock
+from clinic.booking_validation import describe_moment
+from clinic.profile import ClinicProfile, current_profile
 
 CALLBACK_BUTTONS = [
     {"title": "Yes, call me back", "payload": "/request_callback"},
@@ -46,7 +47,7 @@ class ActionHumanHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         profile = current_profile()
-        now = now_utc()
+        now = clock.now()
         in_form = (tracker.active_loop or {}).get("name") == FORM
         if profile.is_open_at(now):
             dispatcher.utter_message(

@@ -20,7 +20,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking_form import end_booking
-from actions.clinic_profile import ClinicProfile, current_profile
+from clinic.profile import ClinicProfile, current_profile
 
 DISCLAIMER_SLOT = "disclaimer_given"
 

@@ -16,14 +16,15 @@ import asyncio
 import hmac
 import logging
 import sys
-from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
 from rasa_sdk.endpoint import create_app
 from sanic.response import json as json_response
 
-from actions import runtime, settings
-from actions.clinic_profile import ClinicProfileError, current_profile
+from actions import services
+from clinic import settings
+from clinic.profile import ClinicProfileError, current_profile
+from clinic.retention import keep_retention
 
 logger = logging.getLogger("actions.server")
 
@@ -48,27 +49,10 @@ def check_configuration() -> None:
         logger.warning("CLINIC_NOW is set: the assistant pretends it is %s (tests and demos only)", pretended)
 
 
-RETENTION_CHECK_SECONDS = 6 * 3600
-
-
-async def keep_retention(store, retention_days: int, every_seconds: float = RETENTION_CHECK_SECONDS) -> None:
-    """Deletes booking requests older than the profile's ``retention_days``, now and every few hours,
-    so what the privacy notice promises happens without staff remembering to purge."""
-    while True:
-        cutoff = datetime.now(timezone.utc) - timedelta(days=retention_days)
-        try:
-            removed = await asyncio.to_thread(store.purge, cutoff)
-            if removed:
-                logger.info("retention: removed %d booking requests older than %d days", removed, retention_days)
-        except Exception as error:  # noqa: BLE001 - a failed purge is retried at the next check
-            logger.error("retention: purge failed (%s)", type(error).__name__)
-        await asyncio.sleep(every_seconds)
-
-
 def build_app():
     """rasa-sdk's app with the booking store and delivery worker tied to its start and stop."""
-    from actions.booking_store import BookingStore
-    from actions.delivery import DeliveryWorker
+    from clinic.booking_store import BookingStore
+    from clinic.delivery import DeliveryWorker
 
     app = create_app("actions", cors_origins=None)
     token = settings.action_server_token()
@@ -94,28 +78,28 @@ def build_app():
         return json_response({"error": "the action failed"}, status=500)
 
     @app.listener("before_server_start")
-    async def open_services(app, loop):  # noqa: ARG001 - Sanic's listener signature
+    async def open_services(app, loop):  # Sanic passes both
         profile = current_profile()
         delivery = settings.delivery_settings()
         store = BookingStore(settings.bookings_db_url())
         store.open()
         worker = DeliveryWorker(store, delivery, clinic_name=profile.name, clinic_email=profile.email)
         await worker.start()
-        runtime.install(runtime.Services(profile=profile, delivery=delivery, store=store, worker=worker))
+        services.install(services.Services(profile=profile, delivery=delivery, store=store, worker=worker))
         app.ctx.retention = asyncio.create_task(keep_retention(store, profile.retention_days))
         channels = ", ".join(delivery.channels) or "none (requests wait in the store for staff)"
         logger.info("booking store open; delivery channels: %s", channels)
 
     @app.listener("after_server_stop")
-    async def close_services(app, loop):  # noqa: ARG001
+    async def close_services(app, loop):
         retention = getattr(app.ctx, "retention", None)
         if retention is not None:
             retention.cancel()
-        services = runtime.current()
-        runtime.install(None)
-        if services is not None:
-            await services.worker.stop()
-            services.store.close()
+        running = services.current()
+        services.install(None)
+        if running is not None:
+            await running.worker.stop()
+            running.store.close()
 
     return app
 

@@ -5,7 +5,7 @@ the message and each answer. With a few dozen examples per topic and sparse
 features only (no pretrained vectors are available offline), a linear model
 over the same features generalises better and trains in seconds: on 3-fold
 cross-validation of this project's data it chose the right topic for 81.0% of
-unseen wordings against 77.8% for ``ResponseSelector`` (``scripts/compare_pipelines.py``
+unseen wordings against 77.8% for ``ResponseSelector`` (``tools/compare_pipelines.py``
 with ``docs/experiments/response_selector.yml``; see README, "Figures").
 
 It reads the sentence-level sparse features the featurizers put on each message
@@ -72,7 +72,7 @@ def label_id(key: str) -> int:
 def _row_nonzeros(block: scipy.sparse.spmatrix) -> tuple:
     """The column indices and values of a one-row sparse matrix, in column order, as its CSR
     form holds them: read straight from the featurizers' COO form when its columns are
-    distinct (converting each block to CSR was 6% of the server's CPU, issue 7)."""
+    distinct (converting each block to CSR was 6% of the server's CPU under load)."""
     if scipy.sparse.isspmatrix_coo(block) and block.shape[0] == 1:
         columns = block.col
         if columns.size < 2 or bool(np.all(columns[1:] > columns[:-1])):
@@ -233,7 +233,7 @@ class LinearResponseSelector(GraphComponent):
 
         The same arithmetic as ``_transform`` and the product with the weights, done on the
         message's few non-zero counts with NumPy instead of building scipy matrices: scipy's
-        per-matrix overhead was a quarter of the Rasa server's CPU under load (issue 7).
+        per-matrix overhead was a quarter of the Rasa server's CPU under load.
         ``tests/test_linear_selector.py`` checks both give the same probabilities.
         """
         columns = self._weight_columns()

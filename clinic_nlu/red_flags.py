@@ -156,14 +156,14 @@ _JUST_HAPPENED = re.compile(
 )
 
 
-def normalise(text: str) -> str:
+def plain_text(text: str) -> str:
     """Lower case, straight apostrophes, single spaces."""
     return " ".join(text.lower().replace("\u2019", "'").replace("\u2018", "'").split())
 
 
 def urgent_symptom(text: str) -> Optional[str]:
     """The kind of urgent symptom ``text`` reports (``"chest"``, ``"bleeding"``...), or None."""
-    plain = normalise(text)
+    plain = plain_text(text)
     if _TREATMENT_QUESTION.search(plain) and (not _JUST_HAPPENED.search(plain) or _LONG_STANDING.search(plain)):
         return None
     for name, patterns in _COMPILED.items():

@@ -30,12 +30,13 @@ trap stop EXIT
 pids+=($!)
 
 if [ "$MODE" = shell ]; then
-  "$BIN/rasa" shell -m "$MODEL" --endpoints endpoints.yml
+  "$BIN/python" -m runtime.serve shell -m "$MODEL" --endpoints endpoints.yml
   exit 0
 fi
 
-# The HTTP API stays off (no --enable-api): only the channels in credentials.yml are served.
-"$BIN/rasa" run -m "$MODEL" --port 5005 --endpoints endpoints.yml --credentials credentials.yml &
+# Rasa through the project's one entry point (runtime/serve.py). The HTTP API stays off
+# (no --enable-api): only the channels in credentials.yml are served.
+"$BIN/python" -m runtime.serve run -m "$MODEL" --port 5005 --endpoints endpoints.yml --credentials credentials.yml &
 pids+=($!)
 
 for _ in $(seq 1 300); do

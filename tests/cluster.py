@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tests.servers import BIN, ROOT, free_port, server_env, stop_processes, wait_for
+from tools.servers import BIN, ROOT, free_port, rasa_command, server_env, stop_processes, wait_for, wait_until
 
 ENDPOINTS = ROOT / "deploy" / "endpoints.cluster.yml"
 NGINX_SITE = ROOT / "deploy" / "nginx" / "clinic-assistant.conf"
@@ -52,15 +52,6 @@ def missing_packages() -> List[str]:
     if not NGINX.exists():
         missing.append("nginx")
     return missing
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s")
 
 
 @dataclass
@@ -126,7 +117,7 @@ class Postgres:
             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.home}",
         ])
         self.process = Process("postgres", command, dict(os.environ), self.log).start()
-        wait_until(self._ready, 60, "PostgreSQL")
+        wait_until(self._ready, 60, what="PostgreSQL")
         import psycopg2
 
         connection = psycopg2.connect(self.url("postgres"))
@@ -183,7 +174,7 @@ class Redis:
             except redis.exceptions.ConnectionError:
                 return False
 
-        wait_until(ready, 30, "Redis")
+        wait_until(ready, 30, what="Redis")
         return self
 
     def stop(self) -> None:
@@ -288,8 +279,7 @@ class Cluster:
                 )
                 self.rasa.append(Process(
                     f"rasa-{number}",
-                    [str(BIN / "rasa"), "run", "-m", str(self.model), "--interface", "127.0.0.1", "--port", str(rasa_port),
-                     "--endpoints", str(ENDPOINTS), "--credentials", str(ROOT / "credentials.yml")],
+                    rasa_command(self.model, rasa_port, ENDPOINTS),
                     rasa_env, self.workdir / f"rasa-{number}.log",
                 ).start())
                 self.rasa_ports.append(rasa_port)
@@ -298,7 +288,7 @@ class Cluster:
             for number in range(servers):
                 self.wait_for_rasa(number)
             self.nginx = Nginx(self.workdir).start(self.rasa_ports)
-            wait_until(self._nginx_ready, 30, "nginx")
+            wait_until(self._nginx_ready, 30, what="nginx")
         except Exception:
             self.stop()
             raise

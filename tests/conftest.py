@@ -16,13 +16,13 @@ if str(ROOT) not in sys.path:
 MODEL_PATH = ROOT / "models" / "clinic-assistant.tar.gz"
 
 if TYPE_CHECKING:
-    from tests.servers import RunningAssistant
+    from tools.servers import RunningAssistant
 
 
 @pytest.fixture(scope="session")
 def answers() -> Dict[str, str]:
     """Each FAQ topic's answer, by topic name, from data/faq/."""
-    from clinic_nlu.faq_conventions import check_faq_dir
+    from tools.faq_conventions import check_faq_dir
 
     topics, _ = check_faq_dir(ROOT / "data" / "faq")
     return {topic.name: topic.answers[0] for topic in topics}
@@ -31,7 +31,7 @@ def answers() -> Dict[str, str]:
 @pytest.fixture(scope="session")
 def parser():
     """The trained model's parse function, loaded once for every held-out test module."""
-    from clinic_nlu.evaluation import agent_parser
+    from tools.evaluation import agent_parser
 
     if not MODEL_PATH.exists():
         pytest.fail("no trained model: run `make train` (make test does)")
@@ -42,7 +42,7 @@ def parser():
 def clinic(request):
     """A real local HTTP server standing in for the clinic's booking endpoint, for one test module;
     it checks signatures with the module's ``SECRET``."""
-    from tests.clinic_endpoint import ClinicEndpoint
+    from tools.clinic_endpoint import ClinicEndpoint
 
     endpoint = ClinicEndpoint(request.module.SECRET).start()
     yield endpoint
@@ -73,7 +73,7 @@ def website(tmp_path_factory) -> Iterator[WebsiteServers]:
 
     Allowed origins: the example clinic's site and a local sample site the browser tests serve.
     """
-    from tests.servers import free_port, start_assistant
+    from tools.servers import free_port, start_assistant
 
     site_port = free_port()
     origins = f"https://www.clinic.example http://127.0.0.1:{site_port}"

@@ -1,4 +1,4 @@
-"""speedups/action_calls.py: Rasa's requests to an endpoint, through Rasa's own
+"""runtime/action_calls.py: Rasa's requests to an endpoint, through Rasa's own
 EndpointConfig.request, reuse one connection while calls follow each other, open a new one
 after the keep-alive, carry Rasa's headers and auth, and report errors as before. Against a
 real local HTTP server that counts the connections it accepts."""
@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
-from speedups import action_calls
+from runtime import action_calls
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import uuid
 import yaml
 
 from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import start_assistant, wait_for
+from tools.servers import start_assistant, wait_for
 from website.channel import no_reply_text
 
 PHONE = yaml.safe_load((ROOT / "clinic.yml").read_text())["phone"]

@@ -45,8 +45,8 @@ def test_retention_removes_only_requests_older_than_the_profile_says(tmp_path):
     import asyncio
     from datetime import datetime, timedelta, timezone
 
-    from actions.booking_store import BookingStore, NewBooking
-    from actions.server import keep_retention
+    from clinic.booking_store import BookingStore, NewBooking
+    from clinic.retention import keep_retention
 
     store = BookingStore(f"sqlite:///{tmp_path / 'b.db'}").open()
     now = datetime.now(timezone.utc)
@@ -72,7 +72,7 @@ def test_a_failing_action_answers_500_without_echoing_the_tracker(tmp_path):
     import urllib.error
     import urllib.request
 
-    from tests.servers import free_port, wait_for
+    from tools.servers import free_port, wait_for
 
     port = free_port()
     log = tmp_path / "actions.log"

@@ -1,4 +1,4 @@
-"""scripts/audit.py: how a pip-audit JSON report becomes a verdict (pip-audit itself is run by `make audit`)."""
+"""tools/audit.py: how a pip-audit JSON report becomes a verdict (pip-audit itself is run by `make audit`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from scripts.audit import describe, exit_code, read_report
+from tools.audit import describe, exit_code, read_report
 
 SKIPPED = {"name": "sanic", "skip_reason": "Dependency not found on PyPI and could not be audited: sanic (21.12.2)"}
 CLEAN = {"name": "rasa", "version": "3.6.21", "vulns": []}
@@ -43,6 +43,6 @@ def test_nothing_reachable_is_never_reported_as_clean():
 def test_the_command_line_reads_a_saved_report(tmp_path, root):
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"dependencies": [FIXABLE]}))
-    run = subprocess.run([sys.executable, "scripts/audit.py", "--report", str(report), "requirements.txt"],
+    run = subprocess.run([sys.executable, "tools/audit.py", "--report", str(report), "requirements.txt"],
                          cwd=root, capture_output=True, text=True)
     assert run.returncode == 1 and "GHSA-h5c8-rqwp-cp95" in run.stdout

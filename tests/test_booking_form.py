@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_form, runtime
+from actions import booking_form, services
 from actions.booking_form import (
     ActionAskBookingConfirmed,
     ActionCancelBooking,
@@ -25,9 +25,10 @@ from actions.booking_form import (
     reset_booking,
     yes_or_no,
 )
-from actions.booking_store import BookingStore
-from actions.clinic_profile import current_profile
-from actions.settings import delivery_settings
+from clinic import clock
+from clinic.booking_store import BookingStore
+from clinic.profile import current_profile
+from clinic.settings import delivery_settings
 from tests.conftest import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -36,7 +37,13 @@ NOW = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)  # Friday 23:00 in the c
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
-    monkeypatch.setattr(booking_form, "now_utc", lambda: NOW)
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+
+
+def test_the_required_slots_are_the_domains():
+    """Rasa asks for domain.yml's required slots; the final check requires REQUIRED: one list."""
+    assert booking_form.REQUIRED == DOMAIN["forms"][booking_form.FORM]["required_slots"]
+    assert set(booking_form.REQUIRED + booking_form.HELPERS) <= set(DOMAIN["slots"])
 
 
 def tracker(requested: str, text: str, intent: str = "inform", slots: Optional[Dict[str, Any]] = None,
@@ -195,11 +202,11 @@ class Worker:
 def test_finish_saves_then_gives_the_reference(tmp_path):
     store = BookingStore(f"sqlite:///{tmp_path / 'b.db'}").open()
     worker = Worker()
-    runtime.install(runtime.Services(current_profile(), delivery_settings({}), store, worker))
+    services.install(services.Services(current_profile(), delivery_settings({}), store, worker))
     try:
         events, messages = finish(good_slots())
     finally:
-        runtime.install(None)
+        services.install(None)
     saved = store.list()
     assert len(saved) == 1 and saved[0].name == "Dana Whitfield"
     assert messages[0]["response"] == "utter_booking_saved" and messages[0]["reference"] == saved[0].reference

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from actions.booking_store import (
+from clinic.booking_store import (
     BookingStore,
     BookingStoreError,
     NewBooking,

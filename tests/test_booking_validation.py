@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from actions.booking_validation import (
+from clinic.booking_validation import (
     describe_moment,
     parse_contact,
     parse_email,
     parse_name,
     parse_preferred_time,
 )
-from actions.clinic_profile import load_profile, parse_profile
+from clinic.profile import load_profile, parse_profile
 from tests.conftest import ROOT
 
 PROFILE = load_profile(ROOT / "clinic.yml")  # America/New_York; Sun closed; Wed 08-12, 13-19; Sat 09-13

@@ -20,7 +20,7 @@ from actions.clarify import (
     suggestion_buttons,
     unclear_turns_before,
 )
-from actions.clinic_profile import current_profile
+from clinic.profile import current_profile
 from actions.faq_topics import choose_topic_payload, chosen_topic, closest_topics, topic_labels
 
 
@@ -157,7 +157,7 @@ def test_unknown_chosen_topic_is_not_trusted():
 
 def test_every_topic_has_a_short_label():
     labels = topic_labels()
-    assert len(labels) == 21  # the 20 topics of the FAQ issue and precautions (issue 5)
+    assert len(labels) == 21  # one label per topic file in data/faq/
     assert all(0 < len(label) <= 40 for label in labels.values())
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from actions.clinic_profile import (
+from clinic.profile import (
     ClinicProfileError,
     contact_details,
     load_profile,
@@ -92,7 +92,7 @@ def test_unreadable_and_invalid_files(tmp_path):
 
 
 def test_env_variable_points_at_another_profile(tmp_path, monkeypatch):
-    from actions import settings
+    from clinic import settings
 
     other = tmp_path / "other.yml"
     other.write_text(yaml.safe_dump(with_field(name="Other", phone="+44 20 7946 0000", country="GB")))

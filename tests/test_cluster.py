@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from tests.cluster import Cluster, missing_packages
 from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import BIN
+from tools.servers import BIN
 
 SECRET = "cluster-webhook-secret"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
@@ -208,7 +208,7 @@ def test_the_staff_report_reads_the_shared_stores(group):
     """`make report` in a clinic group: TRACKER_DB_URL and BOOKINGS_DB_URL name the shared databases."""
     env = dict(group.rasa[0].env, BOOKINGS_DB_URL=group.postgres.url("clinic_bookings"))
     report = subprocess.run(
-        [str(BIN / "python"), "-m", "clinic_nlu.visitor_report"], cwd=ROOT, env=env,
+        [str(BIN / "python"), "-m", "tools.visitor_report"], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=120,
     )
     assert report.returncode == 0, report.stderr[-2000:]

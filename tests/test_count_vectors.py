@@ -1,4 +1,4 @@
-"""speedups/count_vectors.py: the features of each message are exactly Rasa's (the same COO
+"""clinic_nlu/count_vectors.py: the features of each message are exactly Rasa's (the same COO
 matrices: rows, columns, values, types, shapes), for the word and the character n-gram
 featurizers of config.yml, on the project's own examples and on generated text."""
 
@@ -14,7 +14,7 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import Coun
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.importers.rasa import RasaFileImporter
 
-from speedups.count_vectors import FastCountVectorsFeaturizer
+from clinic_nlu.count_vectors import FastCountVectorsFeaturizer
 from tests.conftest import ROOT
 
 SETTINGS = {  # the two featurizers of config.yml

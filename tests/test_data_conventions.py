@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clinic_nlu.faq_conventions import Problem, check_faq_dir, normalise, read_topic
+from tools.faq_conventions import Problem, check_faq_dir, normalise, read_topic
 from tests.conftest import ROOT
 from tests.seed_fingerprints import RUN_LENGTH, fingerprint_files, load_fingerprints, shingle_hashes
 

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from actions.booking_store import BookingStore, BookingStoreError, NewBooking, utc_now
-from actions.delivery import (
+from clinic.booking_store import BookingStore, BookingStoreError, NewBooking
+from clinic.clock import now as utc_now
+from clinic.delivery import (
     DeliveryError,
     DeliveryWorker,
     backoff_seconds,
@@ -30,8 +31,9 @@ from actions.delivery import (
     sign,
     verify_signature,
 )
-from actions.settings import DeliverySettings, SmtpSettings
-from tests.clinic_endpoint import ClinicEndpoint
+from clinic.settings import DeliverySettings, SmtpSettings
+from tools.servers import free_port
+from tools.clinic_endpoint import ClinicEndpoint
 
 SECRET = "test-webhook-secret"
 CLINIC = "Example Dry Needling Clinic (fictional)"
@@ -69,12 +71,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_settings(webhook_url=None, secret=SECRET, smtp=None, **changes) -> DeliverySettings:

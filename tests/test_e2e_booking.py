@@ -18,9 +18,9 @@ from typing import List
 import pytest
 from aiosmtpd.controller import Controller
 
-from actions.delivery import verify_signature
+from clinic.delivery import verify_signature
 from tests.conftest import MODEL_PATH
-from tests.servers import RunningAssistant, free_port, start_assistant
+from tools.servers import RunningAssistant, free_port, start_assistant, wait_until
 
 SECRET = "test-webhook-secret"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
@@ -90,15 +90,6 @@ def book(assistant: RunningAssistant, sender: str, name: str = NAME, contact: st
     found = REFERENCE.search(done)
     assert found, done
     return found.group(0)
-
-
-def wait_until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_a_typed_booking_reaches_the_clinic_signed_and_by_email(assistant, clinic, inbox):

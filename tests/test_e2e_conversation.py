@@ -8,7 +8,7 @@ import uuid
 import pytest
 import yaml
 
-from clinic_nlu.faq_conventions import check_faq_dir
+from tools.faq_conventions import check_faq_dir
 from tests.conftest import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import start_assistant
+from tools.servers import start_assistant
 
 SECRET = "safety-test-secret"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 
 import yaml
 
-from clinic_nlu.evaluation import predicted_label, score
+from tools import compare_pipelines as compare
+from tools.evaluation import predicted_label, score
 from tests.conftest import ROOT
 
-spec = importlib.util.spec_from_file_location("compare_pipelines", ROOT / "scripts" / "compare_pipelines.py")
-compare = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compare)
 
 
 def parse(intent, topic=None):

@@ -1,4 +1,4 @@
-"""speedups/graph_runner.py: the trained model's prediction graph gives the same results run
+"""runtime/graph_runner.py: the trained model's prediction graph gives the same results run
 in a fixed order as run by Rasa's dask runner, for understanding messages and for choosing
 the next action, and an error in a component reaches the caller as before."""
 
@@ -14,7 +14,7 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.core.channels.channel import UserMessage
 
-from speedups.graph_runner import SequentialGraphRunner
+from runtime.graph_runner import SequentialGraphRunner
 from tests.conftest import MODEL_PATH
 
 PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER = "__message__", "__tracker__"

@@ -12,9 +12,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_form, handoff, settings
+from actions import booking_form, handoff
+from clinic import clock, settings
 from actions.booking_form import checked_booking
-from actions.clinic_profile import current_profile
+from clinic.profile import current_profile
 from actions.handoff import ActionHumanHandoff, ActionStartCallback
 from tests.conftest import ROOT
 
@@ -29,7 +30,7 @@ def tracker(slots: Optional[Dict[str, Any]] = None, loop: Optional[str] = None) 
 
 
 def run(action, tracker_: Tracker, now: datetime, monkeypatch):
-    monkeypatch.setattr(handoff, "now_utc", lambda: now)
+    monkeypatch.setattr(clock, "now", lambda: now)
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker_, DOMAIN))
     return dispatcher.messages, events

@@ -5,7 +5,7 @@ on, the README's way (--enable-api with --auth-token) must keep strangers out: w
 from __future__ import annotations
 
 from tests.conftest import MODEL_PATH
-from tests.servers import start_assistant
+from tools.servers import start_assistant
 
 TOKEN = "api-token-for-the-test-0123456789"
 

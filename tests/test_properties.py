@@ -12,14 +12,14 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actions.booking_validation import (
+from clinic.booking_validation import (
     parse_contact,
     parse_email,
     parse_name,
     parse_phone,
     parse_preferred_time,
 )
-from actions.clinic_profile import current_profile
+from clinic.profile import current_profile
 from clinic_nlu.red_flags import PATTERNS, urgent_symptom
 from website.channel import widget_messages
 from website.requests import BadRequest, WidgetMessage, button_payload_or_text, parse_widget_request

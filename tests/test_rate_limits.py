@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from actions import settings
+from clinic import settings
 from tests.conftest import MODEL_PATH
-from tests.servers import start_assistant
+from tools.servers import start_assistant
 from website.ratelimit import Limit, RateLimiter
 
 

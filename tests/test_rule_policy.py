@@ -1,4 +1,4 @@
-"""speedups/rule_policy.py: trained on the project's rules and stories, the remembering policy
+"""runtime/rule_policy.py: trained on the project's rules and stories, the remembering policy
 predicts what RulePolicy predicts at every step of every training conversation, and again
 when the answer comes from its memory; training itself never uses the memory."""
 
@@ -14,8 +14,8 @@ from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.importer import TrainingDataImporter
 
-from speedups import rule_policy
-from speedups.rule_policy import RulePolicyRememberingMatches, frozen
+from runtime import rule_policy
+from runtime.rule_policy import RulePolicyRememberingMatches, frozen
 from tests.conftest import ROOT
 
 CONFIG = {"core_fallback_threshold": 0.3, "core_fallback_action_name": "action_clarify_topic",

@@ -11,7 +11,7 @@ from rasa_sdk.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking_form import HELPERS, REQUIRED
-from actions.clinic_profile import current_profile
+from clinic.profile import current_profile
 from actions.safety import ActionRedFlag, ActionSessionStart
 from tests.conftest import ROOT
 

@@ -17,7 +17,7 @@ import asyncio
 
 import pytest
 
-from clinic_nlu.evaluation import load_heldout, score
+from tools.evaluation import load_heldout, score
 from tests.conftest import ROOT
 
 HELDOUT = ROOT / "tests" / "heldout"

@@ -1,4 +1,4 @@
-"""The load soak (scripts/soak.py): its plain functions, and CI's short form against the real servers.
+"""The load soak (tools/soak.py): its plain functions, and CI's short form against the real servers.
 
 The full soak (50 conversations for 5 minutes) is `make soak`; here 20 conversations for 60 s, with
 15-second memory windows, under about 90 s including the servers' start.
@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions import settings
-from actions.booking_validation import parse_contact, parse_name, parse_preferred_time
-from actions.clinic_profile import current_profile
-from scripts import soak
+from clinic import settings
+from clinic.booking_validation import parse_contact, parse_name, parse_preferred_time
+from clinic.profile import current_profile
+from tools import soak
 from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import proc_status_kb, server_env
+from tools.servers import proc_status_kb, server_env
 from website.channel import MAX_BODY_BYTES
 from website.origins import OriginPolicy
 from website.requests import BadRequest, button_payload_or_text, parse_widget_request
@@ -112,9 +112,9 @@ def test_contact_details_are_found_in_logs_whatever_their_case():
 
 def test_error_lines_are_counted_per_logger():
     logs = ("2026-11-21 07:06:27 ERROR    rasa.core.nlg.interpolator  - x\n"
-            "2026-11-21 07:06:28 ERROR actions.delivery: y\n"
+            "2026-11-21 07:06:28 ERROR clinic.delivery: y\n"
             "2026-11-21 07:06:29 ERROR    rasa.core.nlg.interpolator  - z")
-    assert soak.error_sources(logs) == {"actions.delivery": 1, "rasa.core.nlg.interpolator": 2}
+    assert soak.error_sources(logs) == {"clinic.delivery": 1, "rasa.core.nlg.interpolator": 2}
 
 
 def test_memory_and_cpu_are_read_from_proc():
@@ -235,7 +235,7 @@ def test_the_short_soak_passes(tmp_path):
     out = tmp_path / "soak.json"
     env = server_env()
     run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "soak.py"), "--conversations", "20", "--seconds", "60",
+        [sys.executable, "-m", "tools.soak", "--conversations", "20", "--seconds", "60",
          "--window-seconds", "15", "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from actions.booking_store import BookingStore, NewBooking, utc_now
-from actions.staff import StaffError, default_retention_days
+from clinic.booking_store import BookingStore, NewBooking
+from clinic.clock import now as utc_now
+from clinic.staff import StaffError, default_retention_days
 from tests.conftest import ROOT
 
 LONDON = ZoneInfo("Europe/London")

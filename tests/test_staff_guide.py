@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.servers import start_assistant
+from tools.servers import start_assistant
 
 BIN = Path(sys.executable).parent
 EXAMPLES = [
@@ -63,7 +63,7 @@ def test_a_new_topic_is_checked_trained_and_answered(tmp_path):
 
     # First attempt with 14 examples: the checker names the file and line.
     topic.write_text(new_topic(source, EXAMPLES[:14]))
-    check = [str(BIN / "python"), "-m", "clinic_nlu.faq_conventions", str(work / "data" / "faq")]
+    check = [str(BIN / "python"), "-m", "tools.faq_conventions", str(work / "data" / "faq")]
     first = subprocess.run(check, cwd=ROOT, env=env, capture_output=True, text=True)
     assert first.returncode == 1
     assert f"{topic}:7: 14 examples; a topic needs at least 15" in first.stdout
@@ -74,9 +74,9 @@ def test_a_new_topic_is_checked_trained_and_answered(tmp_path):
     assert "22 topics checked, 0 problem(s)" in second.stdout
 
     def train(name: str) -> str:
-        """`make train`'s command (speedups/training.py) in the copy; its output."""
+        """`make train`'s command (runtime/training.py) in the copy; its output."""
         trained = subprocess.run(
-            [str(BIN / "python"), "-m", "speedups.train", "--config", "config.yml", "--domain", "domain.yml",
+            [str(BIN / "python"), "-m", "runtime.train", "--config", "config.yml", "--domain", "domain.yml",
              "--data", "data", "--out", "models", "--fixed-model-name", name],
             cwd=work, env=env, capture_output=True, text=True, timeout=900,
         )
@@ -96,7 +96,7 @@ def test_a_new_topic_is_checked_trained_and_answered(tmp_path):
     assert answer("with-vouchers") == ANSWER
 
     # Section 3 of the guide: change an answer and train again. No NLU component learns from
-    # the answers' wording, so Rasa's cache serves every one of them (issue 7).
+    # the answers' wording, so Rasa's cache serves every one of them.
     edited = ANSWER.replace("at reception", "at reception or on our website")
     topic.write_text(topic.read_text().replace(ANSWER, edited))
     again = train("edited-answer")

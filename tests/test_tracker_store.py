@@ -1,4 +1,4 @@
-"""speedups/tracker_store.py against Rasa's own SQLTrackerStore, on real SQLite files."""
+"""runtime/tracker_store.py against Rasa's own SQLTrackerStore, on real SQLite files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 
-from speedups.tracker_store import CachedSQLTrackerStore
+from runtime.tracker_store import CachedSQLTrackerStore
 
 DOMAIN = Domain.from_yaml(
     """

@@ -1,4 +1,4 @@
-"""speedups/training.py: the graph `make train` trains is Rasa's default graph for config.yml
+"""runtime/training.py: the graph `make train` trains is Rasa's default graph for config.yml
 with one node changed, the NLU data it hands on does not depend on the answers' wording, and
 the importer reads each set of files once. (tests/test_staff_guide.py retrains after an edited
 answer end to end: no component retrains and the new answer is served.)"""
@@ -17,7 +17,7 @@ from rasa.shared.nlu.constants import RESPONSE
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 
-from speedups.training import (
+from runtime.training import (
     DATA_PROVIDER_NODE,
     FileImporterReadingOnce,
     NLUTrainingDataWithoutAnswers,
@@ -86,7 +86,7 @@ def test_the_graph_is_rasas_default_graph_with_the_provider_changed():
     changed = {name for name in train if train[name] != expected[name]}
     assert changed == {DATA_PROVIDER_NODE}
     assert expected[DATA_PROVIDER_NODE]["uses"].endswith(NLUTrainingDataProvider.__name__)
-    assert train[DATA_PROVIDER_NODE]["uses"] == "speedups.training.NLUTrainingDataWithoutAnswers"
+    assert train[DATA_PROVIDER_NODE]["uses"] == "runtime.training.NLUTrainingDataWithoutAnswers"
     assert {**train[DATA_PROVIDER_NODE], "uses": None} == {**expected[DATA_PROVIDER_NODE], "uses": None}
 
 
@@ -132,7 +132,7 @@ def test_the_data_read_through_the_parsed_files_is_rasas(tmp_path, monkeypatch):
     as Rasa's own importer; an edited file is read from its YAML again; old versions go."""
     from rasa.shared.importers.rasa import RasaFileImporter
 
-    from speedups.training import PARSED_FOLDER
+    from runtime.training import PARSED_FOLDER
 
     monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "cache"))
     data = tmp_path / "data"
@@ -180,7 +180,7 @@ def test_a_quick_copy_is_a_deep_copy_with_the_same_fingerprint():
 
 
 def test_one_importer_per_project_while_training(tmp_path):
-    from speedups.training import GRAPH_CONFIG, one_importer_per_project
+    from runtime.training import GRAPH_CONFIG, one_importer_per_project
 
     write_graph_config(ROOT / "config.yml", GRAPH_CONFIG)
     arguments = (str(GRAPH_CONFIG), str(ROOT / "domain.yml"), [str(ROOT / "data")])

@@ -10,9 +10,9 @@ import sys
 import uuid
 from datetime import datetime, timezone
 
-from clinic_nlu.visitor_report import group_similar, mask, read_questions, render, tracker_db_url
+from tools.visitor_report import group_similar, mask, read_questions, render, tracker_db_url
 from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import start_assistant
+from tools.servers import start_assistant
 
 NAME, PHONE, EMAIL = "Quillon Marbeck", "(212) 555-0143", "quillon.m@mail.example"
 
@@ -107,7 +107,7 @@ def test_a_report_on_a_real_conversation_run(tmp_path):
     finally:
         running.stop()
     finished = subprocess.run(
-        [sys.executable, "-m", "clinic_nlu.visitor_report", "--db", f"sqlite:///{tmp_path / 'tracker.db'}",
+        [sys.executable, "-m", "tools.visitor_report", "--db", f"sqlite:///{tmp_path / 'tracker.db'}",
          "--bookings-db", f"sqlite:///{tmp_path / 'bookings.db'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )

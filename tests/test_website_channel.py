@@ -298,15 +298,13 @@ def test_rasa_refuses_to_start_with_a_wildcard_origin_and_reports_nothing_abroad
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     from tests.conftest import MODEL_PATH
-    from tests.servers import free_port
+    from tools.servers import free_port
 
-    rasa = Path(sys.executable).parent / "rasa"
     env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", WEBSITE_ALLOWED_ORIGINS="*")
     finished = subprocess.run(
-        [str(rasa), "run", "-m", str(MODEL_PATH), "--port", str(free_port()),
+        [sys.executable, "-m", "runtime.serve", "run", "-m", str(MODEL_PATH), "--port", str(free_port()),
          "--credentials", str(ROOT / "credentials.yml")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )

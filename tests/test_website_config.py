@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from actions import settings
-from actions.clinic_profile import ClinicProfileError, parse_profile
+from clinic import settings
+from clinic.profile import ClinicProfileError, parse_profile
 from tests.conftest import ROOT
 from website.channel import widget_messages
 from website.origins import OriginPolicy, normalise_origin

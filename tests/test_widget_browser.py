@@ -19,7 +19,7 @@ import yaml
 from playwright import sync_api as playwright_api
 
 from tests.conftest import MODEL_PATH, ROOT
-from tests.servers import start_assistant
+from tools.servers import start_assistant
 
 
 SCREENSHOTS = ROOT / "results" / "screenshots"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-import warnings
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -27,9 +26,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions import settings
-from actions.clinic_profile import current_profile
-from speedups import action_calls, action_results, graph_runner
+from clinic import settings
+from clinic.profile import current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
 from website.ratelimit import Limit, RateLimiter
@@ -134,18 +132,6 @@ def media_type(request: Request) -> Optional[str]:
     return raw.split(";", 1)[0].strip().lower() if raw else None
 
 
-def keep_visitor_text_out_of_warnings() -> None:
-    """Stops Rasa printing visitors' messages in its payload warnings, for every channel.
-
-    A message starting with "/" that names an unknown intent or entity, or carries broken
-    JSON, makes Rasa warn with the whole message ("Failed to parse arguments in line '...'"),
-    which puts whatever the visitor typed (a forged name and phone number, found by the soak)
-    on the server's output. This channel never passes such a message on (button_payload_or_text);
-    the REST channel, which is Rasa's own, would. Called when Rasa starts the channels.
-    """
-    warnings.filterwarnings("ignore", message=r"Failed to parse arguments in line", category=UserWarning)
-
-
 def own_origin(request: Request) -> Optional[str]:
     """The assistant's own origin as this request reached it (for same-origin pages)."""
     host = request.headers.get("host")
@@ -198,20 +184,12 @@ class WebsiteInput(InputChannel):
         return HTTPResponse(body=asset.body, status=200, headers=headers, content_type=asset.content_type)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        keep_visitor_text_out_of_warnings()
-        action_results.install()
-        graph_runner.install()  # before Rasa loads the model (after the channels)
-        action_calls.install()
         # The files are read here, when Rasa starts the channel, not at import.
         self.assets = load_assets(self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address)
         config = self.config
         senders = RateLimiter(config.per_sender) if config.per_sender else None
         addresses = RateLimiter(config.per_address) if config.per_address else None
         website = Blueprint("website_channel", __name__)
-
-        @website.listener("after_server_stop")
-        async def close_action_server_connections(_app: Any, _loop: Any) -> None:
-            await action_calls.close_sessions()
 
         def too_many(wait: int, cors: Dict[str, str]) -> HTTPResponse:
             return error(429, f"too many messages; try again in {wait} seconds", {**cors, "Retry-After": str(wait)})

@@ -12,34 +12,9 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Optional
 from urllib.parse import urlsplit
 
+from clinic.profile import normalise_origin
+
 PREFLIGHT_MAX_AGE_SECONDS = 600
-
-
-def normalise_origin(value: str) -> str:
-    """``"https://WWW.Clinic.example/"`` into ``"https://www.clinic.example"``.
-
-    Raises:
-        ValueError: for anything that is not ``http(s)://host[:port]`` (a path, a
-            query, a wildcard, a missing scheme).
-    """
-    text = str(value).strip()
-    if "*" in text:
-        raise ValueError(f"{text!r}: wildcards are not allowed; list each site, e.g. https://www.myclinic.com")
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{text!r}: an origin is http(s)://host[:port], e.g. https://www.myclinic.com")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"{text!r}: an origin has no path, query or user, e.g. https://www.myclinic.com")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{text!r}: the port is not a number") from None
-    default_port = {"http": 80, "https": 443}[parts.scheme.lower()]
-    host = parts.hostname.lower()
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    suffix = f":{port}" if port and port != default_port else ""
-    return f"{parts.scheme.lower()}://{host}{suffix}"
 
 
 @dataclass(frozen=True)

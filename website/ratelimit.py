@@ -11,35 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from typing import Callable, Deque, Optional
 
-
-@dataclass(frozen=True)
-class Limit:
-    """``count`` messages per ``seconds``."""
-
-    count: int
-    seconds: float
-
-    @classmethod
-    def parse(cls, text: str) -> Optional["Limit"]:
-        """``"30/60"`` (30 per 60 seconds); ``"off"`` or ``"0"`` for no limit.
-
-        Raises:
-            ValueError: for anything else, with the expected form.
-        """
-        cleaned = text.strip().lower()
-        if cleaned in ("off", "0", "none"):
-            return None
-        try:
-            count, seconds = cleaned.split("/")
-            limit = cls(int(count), float(seconds))
-        except ValueError:
-            raise ValueError(f"expected <messages>/<seconds> such as 30/60, or off; got {text!r}") from None
-        if limit.count < 1 or limit.seconds <= 0:
-            raise ValueError(f"expected at least 1 message per a positive number of seconds; got {text!r}")
-        return limit
+from clinic.settings import Limit
 
 
 class RateLimiter:

@@ -1,0 +1,262 @@
+"""Configuration from the environment, read in one place.
+
+Every variable the action server reads is listed here and in the README.
+Secrets (the webhook secret, the SMTP password) come only from the environment.
+``delivery_settings()`` is read once at action-server start and checked there,
+so a half-configured hand-off stops the server with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import List, Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BOOKINGS_DB = PROJECT_ROOT / "var" / "bookings.db"
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing, malformed or inconsistent; the message names it."""
+
+
+def clinic_profile_path() -> Path:
+    """Path of the clinic profile: ``CLINIC_PROFILE``, else ``clinic.yml`` at the project root."""
+    return Path(os.environ.get("CLINIC_PROFILE") or PROJECT_ROOT / "clinic.yml")
+
+
+def faq_dir() -> Path:
+    """Folder holding one ``<topic>.yml`` file per FAQ topic."""
+    return PROJECT_ROOT / "data" / "faq"
+
+
+def bookings_db_url(env: Optional[Mapping[str, str]] = None) -> str:
+    """``BOOKINGS_DB_URL`` (an SQLAlchemy URL), else an SQLite file at ``var/bookings.db``."""
+    env = os.environ if env is None else env
+    return env.get("BOOKINGS_DB_URL") or f"sqlite:///{DEFAULT_BOOKINGS_DB}"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where booking emails go, and how to reach the mail server."""
+
+    host: str
+    port: int
+    user: Optional[str]
+    password: Optional[str]
+    to_address: str
+    from_address: Optional[str]
+    starttls: str  # "auto" (when the server offers it), "always" or "never"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How booking requests are handed to the clinic, read from the environment."""
+
+    webhook_url: Optional[str]
+    webhook_secret: Optional[str]
+    smtp: Optional[SmtpSettings]
+    timeout_seconds: float
+    retry_base_seconds: float
+    retry_max_seconds: float
+    max_attempts: int
+    poll_seconds: float
+
+    @property
+    def channels(self) -> tuple:
+        """The delivery channels configured, in the order they are tried."""
+        return tuple(
+            name for name, on in (("webhook", self.webhook_url), ("email", self.smtp)) if on
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def delivery_settings(env: Optional[Mapping[str, str]] = None) -> DeliverySettings:
+    """Reads and checks the hand-off variables.
+
+    Raises:
+        SettingsError: naming the variable, e.g. a webhook URL without ``CLINIC_WEBHOOK_SECRET``.
+    """
+    env = os.environ if env is None else env
+    webhook_url = env.get("CLINIC_BOOKING_WEBHOOK_URL") or None
+    webhook_secret = env.get("CLINIC_WEBHOOK_SECRET") or None
+    if webhook_url:
+        if not webhook_url.startswith(("http://", "https://")):
+            raise SettingsError("CLINIC_BOOKING_WEBHOOK_URL: must start with http:// or https://")
+        if not webhook_secret:
+            raise SettingsError(
+                "CLINIC_WEBHOOK_SECRET: required when CLINIC_BOOKING_WEBHOOK_URL is set "
+                "(every request to the clinic is signed with it)"
+            )
+    smtp = None
+    smtp_host = env.get("SMTP_HOST") or None
+    to_address = env.get("CLINIC_BOOKING_EMAIL") or None
+    if smtp_host or to_address:
+        if not smtp_host:
+            raise SettingsError("SMTP_HOST: required when CLINIC_BOOKING_EMAIL is set")
+        if not to_address or "@" not in to_address:
+            raise SettingsError("CLINIC_BOOKING_EMAIL: required (an email address) when SMTP_HOST is set")
+        starttls = (env.get("SMTP_STARTTLS") or "auto").lower()
+        if starttls not in ("auto", "always", "never"):
+            raise SettingsError(f"SMTP_STARTTLS: expected auto, always or never, got {starttls!r}")
+        smtp = SmtpSettings(
+            host=smtp_host,
+            port=int(_number(env, "SMTP_PORT", 587, 1)),
+            user=env.get("SMTP_USER") or None,
+            password=env.get("SMTP_PASSWORD") or None,
+            to_address=to_address,
+            from_address=env.get("SMTP_FROM") or None,
+            starttls=starttls,
+        )
+    return DeliverySettings(
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        smtp=smtp,
+        timeout_seconds=_number(env, "DELIVERY_TIMEOUT_SECONDS", 10.0, 0.1),
+        retry_base_seconds=_number(env, "DELIVERY_RETRY_BASE_SECONDS", 5.0, 0.01),
+        retry_max_seconds=_number(env, "DELIVERY_RETRY_MAX_SECONDS", 3600.0, 0.01),
+        max_attempts=int(_number(env, "DELIVERY_MAX_ATTEMPTS", 25, 1)),
+        poll_seconds=_number(env, "DELIVERY_POLL_SECONDS", 2.0, 0.05),
+    )
+
+
+def action_server_host(env: Optional[Mapping[str, str]] = None) -> str:
+    """``ACTION_SERVER_HOST``: where the action server listens; loopback unless told otherwise."""
+    env = os.environ if env is None else env
+    return env.get("ACTION_SERVER_HOST") or "127.0.0.1"
+
+
+def action_server_port(env: Optional[Mapping[str, str]] = None) -> int:
+    """``ACTION_SERVER_PORT``: the action server's port, 5055 unless told otherwise."""
+    env = os.environ if env is None else env
+    return int(_number(env, "ACTION_SERVER_PORT", 5055, 1))
+
+
+def website_allowed_origins(env: Optional[Mapping[str, str]] = None) -> Optional[List[str]]:
+    """``WEBSITE_ALLOWED_ORIGINS``: sites that may embed the widget, separated by commas or spaces.
+
+    When set it replaces ``website.allowed_origins`` in clinic.yml (a staging site, say);
+    ``None`` when unset.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("WEBSITE_ALLOWED_ORIGINS")
+    if raw is None:
+        return None
+    return [part for part in raw.replace(",", " ").split() if part]
+
+
+def website_max_message_length(env: Optional[Mapping[str, str]] = None) -> Optional[int]:
+    """``WEBSITE_MAX_MESSAGE_LENGTH``: the longest message the widget may send; ``None`` when unset."""
+    env = os.environ if env is None else env
+    if not env.get("WEBSITE_MAX_MESSAGE_LENGTH"):
+        return None
+    return int(_number(env, "WEBSITE_MAX_MESSAGE_LENGTH", 2000, 20))
+
+
+def clinic_now(env: Optional[Mapping[str, str]] = None) -> Optional[datetime]:
+    """``CLINIC_NOW``: pretend it is this moment (ISO 8601 with an offset), for tests and demos
+    of what the assistant says in and out of opening hours. Unset in real use.
+
+    Raises:
+        SettingsError: when it is not an ISO 8601 moment with an offset.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("CLINIC_NOW")
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"CLINIC_NOW: expected an ISO 8601 moment like 2026-11-23T10:00:00-05:00, got {raw!r}") from None
+    if moment.tzinfo is None:
+        raise SettingsError("CLINIC_NOW: give the offset too, e.g. 2026-11-23T10:00:00-05:00")
+    return moment
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``count`` messages per ``seconds``."""
+
+    count: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Optional["Limit"]:
+        """``"30/60"`` (30 per 60 seconds); ``"off"`` or ``"0"`` for no limit.
+
+        Raises:
+            ValueError: for anything else, with the expected form.
+        """
+        cleaned = text.strip().lower()
+        if cleaned in ("off", "0", "none"):
+            return None
+        try:
+            count, seconds = cleaned.split("/")
+            limit = cls(int(count), float(seconds))
+        except ValueError:
+            raise ValueError(f"expected <messages>/<seconds> such as 30/60, or off; got {text!r}") from None
+        if limit.count < 1 or limit.seconds <= 0:
+            raise ValueError(f"expected at least 1 message per a positive number of seconds; got {text!r}")
+        return limit
+
+
+def website_rate_limits(env: Optional[Mapping[str, str]] = None) -> tuple:
+    """``WEBSITE_RATE_LIMIT_PER_SENDER`` (default 30/60) and ``WEBSITE_RATE_LIMIT_PER_ADDRESS``
+    (default 120/60): messages per seconds for one conversation and for one client address;
+    ``off`` disables one. Returns ``(per_sender, per_address)`` as ``Limit`` or None.
+
+    Raises:
+        SettingsError: naming the variable when a value is malformed.
+    """
+    env = os.environ if env is None else env
+    limits = []
+    for name, default in (("WEBSITE_RATE_LIMIT_PER_SENDER", "30/60"), ("WEBSITE_RATE_LIMIT_PER_ADDRESS", "120/60")):
+        try:
+            limits.append(Limit.parse(env.get(name) or default))
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}") from None
+    return tuple(limits)
+
+
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def action_server_token(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """``ACTION_SERVER_TOKEN``: the shared secret Rasa must send (``Authorization: Bearer <token>``,
+    set in endpoints.yml) when the action server is reachable over a network. None when unset.
+
+    Raises:
+        SettingsError: when it is set but shorter than 16 characters.
+    """
+    env = os.environ if env is None else env
+    token = env.get("ACTION_SERVER_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise SettingsError("ACTION_SERVER_TOKEN: use at least 16 random characters (e.g. `openssl rand -hex 24`)")
+    return token
+
+
+def check_action_server_exposure(host: str, token: Optional[str]) -> None:
+    """Refuses a network-reachable action server without a token.
+
+    Raises:
+        SettingsError: naming both variables.
+    """
+    if host not in LOOPBACK_HOSTS and not token:
+        raise SettingsError(
+            f"ACTION_SERVER_HOST={host} makes the action server reachable over the network: "
+            "set ACTION_SERVER_TOKEN too, and send it from endpoints.yml (see README)"
+        )

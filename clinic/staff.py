@@ -1,0 +1,315 @@
+"""Staff command line for booking requests: ``python -m actions.staff COMMAND``.
+
+The database is ``BOOKINGS_DB_URL`` (default ``var/bookings.db``), or ``--db URL``.
+
+    python -m actions.staff list [--state pending|delivered|failed] [--no-contact]
+        A table, newest first: reference, created (clinic time), kind, state,
+        requested time, the visitor's contact details (hidden by --no-contact)
+        and each channel's status, attempts and last error.
+
+    python -m actions.staff export [--state STATE] [--output FILE]
+        Every field as CSV (UTF-8, ISO 8601 times), to stdout or FILE. Free-text
+        cells starting with = + - @ get a leading ' so spreadsheets do not run them.
+
+    python -m actions.staff retry REFERENCE
+    python -m actions.staff retry --all-failed
+        Puts failed deliveries back in the queue; the running action server sends
+        them within DELIVERY_POLL_SECONDS.
+
+    python -m actions.staff purge [--older-than-days N] [--dry-run]
+        Deletes requests older than N days (default: the clinic profile's
+        retention_days) and prints how many. No confirmation; --dry-run only counts.
+
+Exit status: 0 done, 1 an error (unknown reference, database unusable, ...),
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import datetime, timedelta
+from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO
+
+from clinic import clock, settings
+from clinic.booking_store import (
+    CHANNELS,
+    STATES,
+    BookingStore,
+    BookingStoreError,
+    StoredBooking,
+    local_time,
+    sqlite_file,
+)
+
+CSV_FIELDS = (
+    "reference", "kind", "state", "created_at", "name", "phone", "email",
+    "requested_time", "requested_time_text", "timezone", "consent_at",
+) + tuple(
+    f"{channel}_{part}"
+    for channel in CHANNELS
+    for part in ("state", "attempts", "next_attempt_at", "last_error", "delivered_at")
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class StaffError(Exception):
+    """A problem to report to staff in one line, exiting with status 1."""
+
+
+# -- formatting ------------------------------------------------------------
+
+
+def _clock(moment: Optional[datetime], zone: str) -> str:
+    return "-" if moment is None else f"{local_time(moment, zone):%Y-%m-%d %H:%M}"
+
+
+def _requested(booking: StoredBooking, contact: bool) -> str:
+    if booking.requested_time is not None:
+        return _clock(booking.requested_time, booking.timezone)
+    if contact and booking.requested_time_text:
+        return f'"{booking.requested_time_text}"'
+    return "-"
+
+
+def _channels(booking: StoredBooking) -> str:
+    if not booking.deliveries:
+        return "none configured"
+    parts = []
+    for status in booking.deliveries:
+        part = f"{status.channel}: {status.state} ({status.attempts})"
+        if status.state != "delivered" and status.last_error:
+            part += f" {status.last_error}"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+def table_rows(bookings: Iterable[StoredBooking], contact: bool = True) -> List[List[str]]:
+    """The ``list`` table, header first."""
+    header = ["REFERENCE", "CREATED", "KIND", "STATE", "REQUESTED"]
+    if contact:
+        header += ["NAME", "PHONE", "EMAIL"]
+    rows = [header + ["DELIVERY (attempts) last error"]]
+    for booking in bookings:
+        row = [
+            booking.reference,
+            _clock(booking.created_at, booking.timezone),
+            booking.kind,
+            booking.state,
+            _requested(booking, contact),
+        ]
+        if contact:
+            row += [booking.name, booking.phone or "-", booking.email or "-"]
+        rows.append(row + [_channels(booking)])
+    return rows
+
+
+def format_table(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart; the last column is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _iso(moment: Optional[datetime]) -> str:
+    return "" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _safe_cell(value: Optional[str]) -> str:
+    if not value:
+        return ""
+    if value.startswith(_FORMULA_START) and not (value[0] == "+" and value[1:].isdigit()):
+        return "'" + value
+    return value
+
+
+def csv_record(booking: StoredBooking) -> Dict[str, Any]:
+    """One CSV row: every field, times in ISO 8601 with offset."""
+    requested = booking.requested_time
+    record: Dict[str, Any] = {
+        "reference": booking.reference,
+        "kind": booking.kind,
+        "state": booking.state,
+        "created_at": _iso(booking.created_at),
+        "name": _safe_cell(booking.name),
+        "phone": _safe_cell(booking.phone),
+        "email": _safe_cell(booking.email),
+        "requested_time": _iso(local_time(requested, booking.timezone)) if requested else "",
+        "requested_time_text": _safe_cell(booking.requested_time_text),
+        "timezone": booking.timezone,
+        "consent_at": _iso(booking.consent_at),
+    }
+    for channel in CHANNELS:
+        status = booking.delivery(channel)
+        record[f"{channel}_state"] = status.state if status else ""
+        record[f"{channel}_attempts"] = status.attempts if status else ""
+        record[f"{channel}_next_attempt_at"] = _iso(status.next_attempt_at) if status else ""
+        record[f"{channel}_last_error"] = _safe_cell(status.last_error) if status else ""
+        record[f"{channel}_delivered_at"] = _iso(status.delivered_at) if status else ""
+    return record
+
+
+def write_csv(bookings: Iterable[StoredBooking], out: TextIO) -> int:
+    """Writes the CSV export; returns how many requests were written."""
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    count = 0
+    for booking in bookings:
+        writer.writerow(csv_record(booking))
+        count += 1
+    return count
+
+
+def default_retention_days(profile: Any) -> int:
+    """The profile's ``retention_days``.
+
+    Raises:
+        StaffError: the profile has no usable ``retention_days``.
+    """
+    days = getattr(profile, "retention_days", None)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise StaffError(
+            "the clinic profile has no retention_days; pass --older-than-days N"
+        )
+    return days
+
+
+# -- commands --------------------------------------------------------------
+
+
+def open_store(url: str) -> BookingStore:
+    """Opens the store, refusing to create a new SQLite file (a mistyped URL would look empty).
+
+    Raises:
+        StaffError: no database there, or it cannot be opened.
+    """
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise StaffError(f"no bookings database at {path} (check BOOKINGS_DB_URL or --db)")
+    try:
+        return BookingStore(url).open()
+    except BookingStoreError as error:
+        raise StaffError(str(error)) from None
+
+
+def cmd_list(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    bookings = store.list(args.state)
+    if not bookings:
+        out.write(f"No {args.state + ' ' if args.state else ''}booking requests.\n")
+        return
+    out.write(format_table(table_rows(bookings, contact=not args.no_contact)) + "\n")
+
+
+def cmd_export(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    bookings = store.list(args.state)
+    if args.output is None:
+        write_csv(bookings, out)
+        return
+    try:
+        with open(args.output, "w", newline="", encoding="utf-8") as handle:
+            count = write_csv(bookings, handle)
+    except OSError as error:
+        raise StaffError(f"cannot write {args.output}: {error.strerror}") from None
+    out.write(f"Exported {count} booking request(s) to {args.output}.\n")
+
+
+def cmd_retry(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    if args.all_failed:
+        count = store.retry(None, clock.now())
+        out.write(f"Queued {count} failed deliver{'y' if count == 1 else 'ies'} again.\n")
+        return
+    reference = args.reference.strip().upper()
+    count = store.retry(reference, clock.now())  # UnknownReferenceError: reported by main()
+    if count:
+        out.write(f"Queued {count} failed deliver{'y' if count == 1 else 'ies'} of {reference} again.\n")
+    else:
+        out.write(f"{reference} has no failed deliveries; nothing to retry.\n")
+
+
+def cmd_purge(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    days = args.older_than_days
+    if days is None:
+        from clinic.profile import ClinicProfileError, current_profile
+
+        try:
+            days = default_retention_days(current_profile())
+        except ClinicProfileError as error:
+            raise StaffError(f"{error} (or pass --older-than-days N)") from None
+    cutoff = clock.now() - timedelta(days=days)
+    if args.dry_run:
+        count = store.count_created_before(cutoff)
+        out.write(f"Would remove {count} booking request(s) older than {days} days (dry run).\n")
+        return
+    count = store.purge(cutoff)
+    out.write(f"Removed {count} booking request(s) older than {days} days.\n")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m actions.staff",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: BOOKINGS_DB_URL)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="show booking requests, newest first")
+    listing.add_argument("--state", choices=STATES)
+    listing.add_argument("--no-contact", action="store_true", help="hide names, phones and emails")
+    listing.set_defaults(run=cmd_list)
+
+    export = commands.add_parser("export", help="write booking requests as CSV")
+    export.add_argument("--state", choices=STATES)
+    export.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    export.set_defaults(run=cmd_export)
+
+    retry = commands.add_parser("retry", help="queue failed deliveries again")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("reference", nargs="?", help="e.g. DN-7K3Q9")
+    which.add_argument("--all-failed", action="store_true", help="every failed delivery")
+    retry.set_defaults(run=cmd_retry)
+
+    purge = commands.add_parser("purge", help="delete old booking requests")
+    purge.add_argument("--older-than-days", type=_positive_int, metavar="N",
+                       help="default: retention_days from the clinic profile")
+    purge.add_argument("--dry-run", action="store_true", help="only count")
+    purge.set_defaults(run=cmd_purge)
+    return parser
+
+
+def main(
+    argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None
+) -> int:
+    """Runs one command; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        store = open_store(args.db or settings.bookings_db_url())
+        try:
+            args.run(store, args, out)
+        finally:
+            store.close()
+    except (StaffError, BookingStoreError) as error:
+        err.write(f"error: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
