@@ -101,7 +101,7 @@ else
 endif
 
 test-fast: $(INSTALLED) ## The unit tier of pytest: no trained model, no servers, no apt (under a minute)
-	$(BIN)/python -m pytest -q -m unit
+	FEWER_EXAMPLES=1 $(BIN)/python -m pytest -q -m unit -n auto
 
 test-unit: $(MODEL) $(CHROMIUM) services ## pytest, every tier: unit, model, servers (browser included) and system
 	$(BIN)/python -m pytest -q tests

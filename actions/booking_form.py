@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -46,8 +46,14 @@ FORM = "booking_form"
 # this list is what the final check requires (tests/test_booking_form.py keeps them equal).
 REQUIRED = ["full_name", "contact", "preferred_time", "consent", "booking_confirmed"]
 HELPERS = [
-    "phone", "email", "preferred_time_text", "preferred_day", "booking_tries",
-    "booking_stopped", "booking_change", "booking_kind",
+    "phone",
+    "email",
+    "preferred_time_text",
+    "preferred_day",
+    "booking_tries",
+    "booking_stopped",
+    "booking_change",
+    "booking_kind",
 ]
 CALLBACK = "callback"
 MAX_TRIES = 3
@@ -62,7 +68,23 @@ FIELD_WORDS = {
     "contact": ("phone", "number", "email", "e-mail", "mail", "contact", "mobile", "cell"),
     "preferred_time": ("time", "day", "date", "when", "hour", "morning", "afternoon", "evening"),
 }
-YES_WORDS = {"yes", "yep", "yeah", "ok", "okay", "sure", "agree", "i agree", "fine", "y", "correct", "confirm", "go ahead", "send", "send it"}
+YES_WORDS = {
+    "yes",
+    "yep",
+    "yeah",
+    "ok",
+    "okay",
+    "sure",
+    "agree",
+    "i agree",
+    "fine",
+    "y",
+    "correct",
+    "confirm",
+    "go ahead",
+    "send",
+    "send it",
+}
 NO_WORDS = {"no", "nope", "nah", "n", "don't", "do not", "disagree", "not ok"}
 
 
@@ -167,7 +189,9 @@ class ValidateBookingForm(FormValidationAction):
         if is_callback(tracker):
             phone = parse_phone(str(value or ""), profile.country)
             if not phone.ok or phone.value is None:
-                problem = phone.problem or "The team needs a phone number to call you back. Which number should they call?"
+                problem = (
+                    phone.problem or "The team needs a phone number to call you back. Which number should they call?"
+                )
                 return self._failed(problem, "contact", dispatcher, tracker)
             return {**contact_slots({"phone": phone.value, "email": None}), "booking_tries": 0.0}
         parsed = parse_contact(str(value or ""), profile.country)
@@ -191,8 +215,10 @@ class ValidateBookingForm(FormValidationAction):
         if "day" in parsed.value:  # a day the clinic is open, but no time yet: ask for one
             day: date = parsed.value["day"]
             return {
-                "preferred_time": None, "preferred_day": day.isoformat(),
-                "preferred_time_text": text, "booking_tries": 0.0,
+                "preferred_time": None,
+                "preferred_day": day.isoformat(),
+                "preferred_time_text": text,
+                "booking_tries": 0.0,
             }
         earlier = tracker.get_slot("preferred_time_text") if hint else None
         words = f"{earlier}, {text}" if earlier and earlier != text else text
@@ -221,7 +247,10 @@ class ValidateBookingForm(FormValidationAction):
             return {"booking_confirmed": True, "booking_change": None, "booking_tries": 0.0}
         if field is not None:  # "change the time", or a button naming the detail: ask it again
             cleared: Dict[str, Any] = {
-                field: None, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0,
+                field: None,
+                "booking_confirmed": None,
+                "booking_change": None,
+                "booking_tries": 0.0,
             }
             if field == "contact":
                 cleared.update(phone=None, email=None)
@@ -235,7 +264,9 @@ class ValidateBookingForm(FormValidationAction):
             return {**corrected, "booking_confirmed": None, "booking_change": None, "booking_tries": 0.0}
         return self._failed(
             "Sorry, I didn't follow. Shall I send the request as it is, or would you like to change something?",
-            "booking_confirmed", dispatcher, tracker,
+            "booking_confirmed",
+            dispatcher,
+            tracker,
         )
 
     @staticmethod
@@ -396,13 +427,22 @@ def checked_booking(slots: Dict[str, Any], profile: ClinicProfile, now: datetime
         return None
     if slots.get("booking_kind") == CALLBACK:
         if (
-            not name.ok or name.value != slots.get("full_name") or not phone
-            or slots.get("consent") is not True or slots.get("booking_confirmed") is not True
+            not name.ok
+            or name.value != slots.get("full_name")
+            or not phone
+            or slots.get("consent") is not True
+            or slots.get("booking_confirmed") is not True
         ):
             return None
         return NewBooking(
-            kind=CALLBACK, name=name.value, phone=phone, email=email, requested_time=None,
-            requested_time_text=None, timezone=profile.timezone, consent_at=now,
+            kind=CALLBACK,
+            name=name.value,
+            phone=phone,
+            email=email,
+            requested_time=None,
+            requested_time_text=None,
+            timezone=profile.timezone,
+            consent_at=now,
         )
     if slots.get("booking_kind") not in (None, "booking"):
         return None
@@ -411,9 +451,14 @@ def checked_booking(slots: Dict[str, Any], profile: ClinicProfile, now: datetime
     except ValueError:
         return None
     if (
-        not name.ok or name.value != slots.get("full_name") or not (phone or email)
-        or when.tzinfo is None or when <= now or not profile.is_open_at(when)
-        or slots.get("consent") is not True or slots.get("booking_confirmed") is not True
+        not name.ok
+        or name.value != slots.get("full_name")
+        or not (phone or email)
+        or when.tzinfo is None
+        or when <= now
+        or not profile.is_open_at(when)
+        or slots.get("consent") is not True
+        or slots.get("booking_confirmed") is not True
     ):
         return None
     return NewBooking(
@@ -481,7 +526,11 @@ def callback_time(profile: ClinicProfile, now: datetime) -> str:
     if profile.is_open_at(now):
         return "as soon as they can today"
     upcoming = profile.next_opening(now)
-    return f"when the clinic opens, {describe_moment(upcoming.astimezone(profile.zone))}" if upcoming else "as soon as they can"
+    return (
+        f"when the clinic opens, {describe_moment(upcoming.astimezone(profile.zone))}"
+        if upcoming
+        else "as soon as they can"
+    )
 
 
 class ActionCancelBooking(Action):

@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from clinic.profile import contact_details, current_profile
 from actions.faq_topics import (
     choose_topic_payload,
     chosen_topic,
@@ -21,6 +20,7 @@ from actions.faq_topics import (
     topic_labels,
     topic_picked_by_words,
 )
+from clinic.profile import contact_details, current_profile
 
 ACTION_CLARIFY = "action_clarify_topic"
 NONE_OF_THESE = {"title": "None of these", "payload": "/deny"}
@@ -81,15 +81,11 @@ class ActionClarifyTopic(Action):
         topics = closest_topics(tracker.latest_message or {}, labels)
         step = clarifying_step(unclear_turns_before(tracker.events), bool(topics))
         if step == SUGGEST:
-            dispatcher.utter_message(
-                response="utter_did_you_mean", buttons=suggestion_buttons(topics, labels)
-            )
+            dispatcher.utter_message(response="utter_did_you_mean", buttons=suggestion_buttons(topics, labels))
         elif step == REPHRASE:
             dispatcher.utter_message(response="utter_ask_rephrase")
         else:
-            dispatcher.utter_message(
-                response="utter_contact_clinic", **contact_details(current_profile())
-            )
+            dispatcher.utter_message(response="utter_contact_clinic", **contact_details(current_profile()))
         return []
 
 

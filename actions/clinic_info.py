@@ -6,7 +6,7 @@ by editing the file and restarting the action server.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker

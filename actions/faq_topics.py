@@ -116,7 +116,7 @@ def suggested_topics(events: List[Dict[str, Any]]) -> List[str]:
             payload = str(button.get("payload", ""))
             if payload.startswith(prefix):
                 try:
-                    topics.append(str(json.loads(payload[len(prefix):])[TOPIC_ENTITY]))
+                    topics.append(str(json.loads(payload[len(prefix) :])[TOPIC_ENTITY]))
                 except (ValueError, KeyError, TypeError):
                     continue
         if topics:

@@ -51,11 +51,15 @@ class ActionHumanHandoff(Action):
         in_form = (tracker.active_loop or {}).get("name") == FORM
         if profile.is_open_at(now):
             dispatcher.utter_message(
-                response="utter_handoff_open", clinic_phone=profile.phone, clinic_name=profile.name,
+                response="utter_handoff_open",
+                clinic_phone=profile.phone,
+                clinic_name=profile.name,
                 buttons=[] if in_form else CALLBACK_BUTTONS,
             )
             return []
-        dispatcher.utter_message(response="utter_handoff_closed", back_at=back_at(profile, now), clinic_email=profile.email)
+        dispatcher.utter_message(
+            response="utter_handoff_closed", back_at=back_at(profile, now), clinic_email=profile.email
+        )
         if in_form:
             return []
         dispatcher.utter_message(response="utter_callback_intro")

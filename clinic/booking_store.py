@@ -46,10 +46,10 @@ from sqlalchemy import (
     text,
     update,
 )
-
-from clinic import clock
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from clinic import clock
 
 CHANNELS = ("webhook", "email")
 STATES = ("pending", "delivered", "failed")
@@ -104,6 +104,7 @@ booking_deliveries = Table(
 # How long a save waits for a locked SQLite file before it fails. Short enough that the visitor
 # hears "could not save, please call" before the widget gives up waiting (30 s).
 SQLITE_BUSY_SECONDS = 10
+
 
 class BookingStoreError(RuntimeError):
     """The store could not do what was asked (database unreachable, read-only, ...).
@@ -172,9 +173,7 @@ class Claim(NamedTuple):
 
 def new_reference() -> str:
     """A fresh reference such as ``DN-7K3Q9``, drawn with ``secrets``."""
-    return REFERENCE_PREFIX + "".join(
-        secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)
-    )
+    return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
 def booking_state(deliveries: Iterable[DeliveryStatus]) -> str:
@@ -201,7 +200,7 @@ def sqlite_file(url: str) -> Optional[Path]:
         return None
     database = parsed.database or ""
     if database.startswith("file:"):
-        database = database[len("file:"):]
+        database = database[len("file:") :]
     if database in ("", ":memory:"):
         return None
     return Path(database)
@@ -414,9 +413,7 @@ class BookingStore:
         }
 
     @staticmethod
-    def _insert(
-        connection: Connection, row: Dict[str, object], channels: Sequence[str], now: datetime
-    ) -> None:
+    def _insert(connection: Connection, row: Dict[str, object], channels: Sequence[str], now: datetime) -> None:
         booking_id = connection.execute(insert(booking_requests).values(**row)).inserted_primary_key[0]
         for channel in dict.fromkeys(channels):
             connection.execute(
@@ -671,7 +668,7 @@ class BookingStore:
         ids = sorted(ids)
         found: Dict[int, StoredBooking] = {}
         for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
+            chunk = ids[start : start + _IN_CHUNK]
             found.update(self._load_with_ids(booking_requests.c.id.in_(chunk)))
         return found
 
@@ -688,7 +685,7 @@ class BookingStore:
             deliveries: Dict[int, List[DeliveryStatus]] = {row["id"]: [] for row in rows}
             ids = list(deliveries)
             for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start:start + _IN_CHUNK]
+                chunk = ids[start : start + _IN_CHUNK]
                 for status_row in connection.execute(
                     select(d).where(d.c.booking_id.in_(chunk)).order_by(d.c.id)
                 ).mappings():
@@ -744,8 +741,10 @@ def _booking(row, deliveries: Sequence[DeliveryStatus]) -> StoredBooking:
 
 
 def _booking_from(deliveries: Sequence[DeliveryStatus], **fields) -> StoredBooking:
-    ordered = tuple(sorted(
-        deliveries,
-        key=lambda status: CHANNELS.index(status.channel) if status.channel in CHANNELS else len(CHANNELS),
-    ))
+    ordered = tuple(
+        sorted(
+            deliveries,
+            key=lambda status: CHANNELS.index(status.channel) if status.channel in CHANNELS else len(CHANNELS),
+        )
+    )
     return StoredBooking(state=booking_state(ordered), deliveries=ordered, **fields)

@@ -48,10 +48,49 @@ _NAME_LEAD = re.compile(
 )
 # A first word no name starts with: the visitor answered something else ("hi", "what ...?", "no").
 _NOT_A_NAME_START = {
-    "what", "how", "when", "where", "why", "who", "can", "could", "do", "does", "is", "are", "i", "im",
-    "hi", "hello", "hey", "yes", "yeah", "no", "nope", "ok", "okay", "thanks", "thank", "please",
-    "sorry", "book", "cancel", "stop", "the", "a", "my", "your", "not", "dont", "don't", "idk",
-    "bye", "goodbye", "cheers", "ta", "thx",
+    "what",
+    "how",
+    "when",
+    "where",
+    "why",
+    "who",
+    "can",
+    "could",
+    "do",
+    "does",
+    "is",
+    "are",
+    "i",
+    "im",
+    "hi",
+    "hello",
+    "hey",
+    "yes",
+    "yeah",
+    "no",
+    "nope",
+    "ok",
+    "okay",
+    "thanks",
+    "thank",
+    "please",
+    "sorry",
+    "book",
+    "cancel",
+    "stop",
+    "the",
+    "a",
+    "my",
+    "your",
+    "not",
+    "dont",
+    "don't",
+    "idk",
+    "bye",
+    "goodbye",
+    "cheers",
+    "ta",
+    "thx",
 }
 _NOT_IN_NAMES = re.compile(r"[0-9@/\\{}<>\[\]_=#$%^*|~?]|https?:|www\.", re.IGNORECASE)
 
@@ -78,6 +117,7 @@ def parse_name(text: str) -> Parsed:
 
 
 # --- phone or email -------------------------------------------------------------------------
+
 
 def parse_email(text: str) -> Optional[str]:
     """The first address-shaped email in ``text``, lower-cased domain; None when there is none."""
@@ -195,12 +235,12 @@ def split_time(text: str) -> Tuple[Optional[Any], str]:
             rest = pattern.sub(" ", text)
             clock = next((m for m in _CLOCK.finditer(rest) if _clock_time(m)), None)
             if clock:  # "tomorrow morning at 10" - the clock time wins
-                return _clock_time(clock), rest[: clock.start()] + " " + rest[clock.end():]
+                return _clock_time(clock), rest[: clock.start()] + " " + rest[clock.end() :]
             return value, rest
     for match in _CLOCK.finditer(text):
         found = _clock_time(match)
         if found is not None:
-            return found, text[: match.start()] + " " + text[match.end():]
+            return found, text[: match.start()] + " " + text[match.end() :]
     return None, text
 
 
@@ -282,9 +322,7 @@ def date_order_for(country: str) -> str:
     return "MDY" if country in ("US", "PH", "FM", "MH", "PW", "CA") else "DMY"
 
 
-def parse_preferred_time(
-    text: str, profile: ClinicProfile, now: datetime, day_hint: Optional[date] = None
-) -> Parsed:
+def parse_preferred_time(text: str, profile: ClinicProfile, now: datetime, day_hint: Optional[date] = None) -> Parsed:
     """The visitor's preferred day and time, in the clinic's zone, checked against its hours.
 
     Returns one of:
@@ -300,8 +338,10 @@ def parse_preferred_time(
 
     if _ASAP.search(text):
         earliest = profile.next_opening(local_now + timedelta(hours=1))
-        return Parsed(value={"when": earliest, "asap": True}) if earliest else Parsed(
-            problem="I couldn't find an opening time. Please call the clinic."
+        return (
+            Parsed(value={"when": earliest, "asap": True})
+            if earliest
+            else Parsed(problem="I couldn't find an opening time. Please call the clinic.")
         )
 
     clock, rest = split_time(text)
@@ -316,9 +356,7 @@ def parse_preferred_time(
     if day is None:
         day = day_hint
     if day is None and clock is None:
-        return Parsed(
-            problem='Which day and time would suit you? For example "Tuesday at 5 pm" or "tomorrow morning".'
-        )
+        return Parsed(problem='Which day and time would suit you? For example "Tuesday at 5 pm" or "tomorrow morning".')
     if day is None:
         day = today
         if clock != "opening" and datetime.combine(today, clock, zone) <= local_now:

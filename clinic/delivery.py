@@ -169,9 +169,7 @@ async def post_webhook(
     return await _post(session, url, headers, body, timeout)
 
 
-async def _post(
-    session: aiohttp.ClientSession, url: str, headers: Dict[str, str], body: bytes, timeout: float
-) -> int:
+async def _post(session: aiohttp.ClientSession, url: str, headers: Dict[str, str], body: bytes, timeout: float) -> int:
     try:
         async with session.post(
             url,
@@ -236,9 +234,7 @@ def email_text(booking: StoredBooking, clinic_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def booking_email(
-    smtp: SmtpSettings, booking: StoredBooking, clinic_name: str, clinic_email: str
-) -> EmailMessage:
+def booking_email(smtp: SmtpSettings, booking: StoredBooking, clinic_name: str, clinic_email: str) -> EmailMessage:
     """The email to the clinic, with a ``Message-ID`` made from the reference."""
     message = EmailMessage()
     message["From"] = _sender(smtp, clinic_email)
@@ -308,7 +304,7 @@ def backoff_seconds(attempts: int, base: float, maximum: float) -> float:
     nor above ``maximum * 1.1``.
     """
     exponent = min(max(attempts, 1) - 1, 60)  # 2**60 is past any sane maximum; avoids float overflow
-    delay = min(base * 2 ** exponent, maximum)
+    delay = min(base * 2**exponent, maximum)
     delay += delay * 0.1 * random.random()
     return min(max(delay, base), maximum * 1.1)
 
@@ -406,7 +402,7 @@ class DeliveryWorker:
                 attempted = await self.run_once()
             except BookingStoreError as error:  # its message never holds contact details
                 logger.error("delivery pass failed: %s", error)
-            except Exception as error:  # the loop must outlive any one bad pass
+            except Exception as error:  # noqa: BLE001 - the loop must outlive any one bad pass
                 logger.error("delivery pass failed: %s%s", type(error).__name__, _where(error))
             if self._stopping:
                 break
@@ -445,15 +441,17 @@ class DeliveryWorker:
         except DeliveryError as error:
             await self._record_failure(claim, attempt, str(error))
             return
-        except Exception as error:  # never let one delivery stop the others
+        except Exception as error:  # noqa: BLE001 - never let one delivery stop the others
             await self._record_failure(claim, attempt, f"unexpected {type(error).__name__}{_where(error)}")
             return
         try:
             await asyncio.to_thread(self._store.mark_delivered, claim.delivery_id, self._now())
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - delivered but not recorded: sent again, never lost
             logger.error(
                 "%s %s delivered but not recorded (%s); it will be sent again",
-                reference, claim.channel, type(error).__name__,
+                reference,
+                claim.channel,
+                type(error).__name__,
             )
             return
         logger.info("%s delivered by %s (attempt %d)", reference, claim.channel, attempt)
@@ -464,12 +462,20 @@ class DeliveryWorker:
         if claim.channel == "webhook" and settings.webhook_url and settings.webhook_secret:
             body = document_body(booking_document(booking, self._clinic_name))
             await post_webhook(
-                self._session, settings.webhook_url, settings.webhook_secret, body,
-                booking.reference, settings.timeout_seconds,
+                self._session,
+                settings.webhook_url,
+                settings.webhook_secret,
+                body,
+                booking.reference,
+                settings.timeout_seconds,
             )
         elif claim.channel == "email" and settings.smtp is not None:
             await asyncio.to_thread(
-                send_email, settings.smtp, booking, self._clinic_name, self._clinic_email,
+                send_email,
+                settings.smtp,
+                booking,
+                self._clinic_name,
+                self._clinic_email,
                 settings.timeout_seconds,
             )
         else:
@@ -479,27 +485,34 @@ class DeliveryWorker:
         settings = self._settings
         reference = claim.booking.reference
         give_up = attempt >= settings.max_attempts
-        delay = 0.0 if give_up else backoff_seconds(
-            attempt, settings.retry_base_seconds, settings.retry_max_seconds
-        )
+        delay = 0.0 if give_up else backoff_seconds(attempt, settings.retry_base_seconds, settings.retry_max_seconds)
         next_at = None if give_up else self._now() + timedelta(seconds=delay)
         try:
-            await asyncio.to_thread(
-                self._store.mark_attempt_failed, claim.delivery_id, error, next_at, give_up
-            )
-        except Exception as db_error:
+            await asyncio.to_thread(self._store.mark_attempt_failed, claim.delivery_id, error, next_at, give_up)
+        except Exception as db_error:  # noqa: BLE001 - the record of a failure must not end the worker
             logger.error(
                 "%s %s attempt %d failed (%s) and could not be recorded (%s)",
-                reference, claim.channel, attempt, error, type(db_error).__name__,
+                reference,
+                claim.channel,
+                attempt,
+                error,
+                type(db_error).__name__,
             )
             return
         if give_up:
             logger.error(
                 "%s %s attempt %d failed (%s); giving up, staff can retry it",
-                reference, claim.channel, attempt, error,
+                reference,
+                claim.channel,
+                attempt,
+                error,
             )
         else:
             logger.warning(
                 "%s %s attempt %d failed (%s); next try in %.1fs",
-                reference, claim.channel, attempt, error, delay,
+                reference,
+                claim.channel,
+                attempt,
+                error,
+                delay,
             )

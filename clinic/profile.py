@@ -244,8 +244,7 @@ def parse_profile(raw: Any, source: str = "clinic.yml") -> ClinicProfile:
         return ClinicProfile(**raw)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
-            for issue in error.errors()
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
         )
         raise ClinicProfileError(f"{source}: {problems}") from None
 

@@ -67,9 +67,7 @@ class DeliverySettings:
     @property
     def channels(self) -> tuple:
         """The delivery channels configured, in the order they are tried."""
-        return tuple(
-            name for name, on in (("webhook", self.webhook_url), ("email", self.smtp)) if on
-        )
+        return tuple(name for name, on in (("webhook", self.webhook_url), ("email", self.smtp)) if on)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -181,7 +179,9 @@ def clinic_now(env: Optional[Mapping[str, str]] = None) -> Optional[datetime]:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise SettingsError(f"CLINIC_NOW: expected an ISO 8601 moment like 2026-11-23T10:00:00-05:00, got {raw!r}") from None
+        raise SettingsError(
+            f"CLINIC_NOW: expected an ISO 8601 moment like 2026-11-23T10:00:00-05:00, got {raw!r}"
+        ) from None
     if moment.tzinfo is None:
         raise SettingsError("CLINIC_NOW: give the offset too, e.g. 2026-11-23T10:00:00-05:00")
     return moment

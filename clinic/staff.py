@@ -44,8 +44,17 @@ from clinic.booking_store import (
 )
 
 CSV_FIELDS = (
-    "reference", "kind", "state", "created_at", "name", "phone", "email",
-    "requested_time", "requested_time_text", "timezone", "consent_at",
+    "reference",
+    "kind",
+    "state",
+    "created_at",
+    "name",
+    "phone",
+    "email",
+    "requested_time",
+    "requested_time_text",
+    "timezone",
+    "consent_at",
 ) + tuple(
     f"{channel}_{part}"
     for channel in CHANNELS
@@ -110,7 +119,7 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -172,9 +181,7 @@ def default_retention_days(profile: Any) -> int:
     """
     days = getattr(profile, "retention_days", None)
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise StaffError(
-            "the clinic profile has no retention_days; pass --older-than-days N"
-        )
+        raise StaffError("the clinic profile has no retention_days; pass --older-than-days N")
     return days
 
 
@@ -285,16 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     retry.set_defaults(run=cmd_retry)
 
     purge = commands.add_parser("purge", help="delete old booking requests")
-    purge.add_argument("--older-than-days", type=_positive_int, metavar="N",
-                       help="default: retention_days from the clinic profile")
+    purge.add_argument(
+        "--older-than-days", type=_positive_int, metavar="N", help="default: retention_days from the clinic profile"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only count")
     purge.set_defaults(run=cmd_purge)
     return parser
 
 
-def main(
-    argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None
-) -> int:
+def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     """Runs one command; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr

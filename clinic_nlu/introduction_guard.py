@@ -35,9 +35,49 @@ INTRODUCTION = re.compile(
 )
 # Words that are never a name, whatever the training data holds.
 NEVER_NAMES = {
-    "a", "an", "the", "my", "your", "not", "so", "very", "really", "just", "here", "there", "back", "new",
-    "fine", "good", "ok", "okay", "sure", "done", "ready", "sorry", "me", "him", "her", "them", "it", "this",
-    "that", "on", "in", "at", "for", "with", "from", "of", "to", "and", "or", "but", "too", "also", "still",
+    "a",
+    "an",
+    "the",
+    "my",
+    "your",
+    "not",
+    "so",
+    "very",
+    "really",
+    "just",
+    "here",
+    "there",
+    "back",
+    "new",
+    "fine",
+    "good",
+    "ok",
+    "okay",
+    "sure",
+    "done",
+    "ready",
+    "sorry",
+    "me",
+    "him",
+    "her",
+    "them",
+    "it",
+    "this",
+    "that",
+    "on",
+    "in",
+    "at",
+    "for",
+    "with",
+    "from",
+    "of",
+    "to",
+    "and",
+    "or",
+    "but",
+    "too",
+    "also",
+    "still",
 }
 WORD = re.compile(r"[^\W\d_][\w'’-]*")
 VOCABULARY_FILE = "vocabulary.json"
@@ -89,7 +129,10 @@ class IntroductionGuard(GraphComponent):
 
     @classmethod
     def create(
-        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
         execution_context: ExecutionContext,
     ) -> "IntroductionGuard":
         return cls(config, model_storage, resource, set())
@@ -105,8 +148,12 @@ class IntroductionGuard(GraphComponent):
 
     @classmethod
     def load(
-        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-        execution_context: ExecutionContext, **kwargs: Any,
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
     ) -> "IntroductionGuard":
         with model_storage.read_from(resource) as folder:
             vocabulary = set(json.loads((folder / VOCABULARY_FILE).read_text()))

@@ -38,6 +38,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RESP
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+
 def tfidf_transform(counts: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_matrix:
     """Sublinear tf (1 + log count), times idf, each row scaled to unit length."""
     weighted = counts.astype(np.float64).tocsr(copy=True)
@@ -176,9 +177,7 @@ class LinearResponseSelector(GraphComponent):
         if len(labels) < 2:
             return
         stacked = self._stack([self._sentence_features(m) for m in examples])
-        self._weights = {
-            f"idf_{index}": inverse_document_frequency(counts) for index, counts in enumerate(stacked)
-        }
+        self._weights = {f"idf_{index}": inverse_document_frequency(counts) for index, counts in enumerate(stacked)}
         model = LogisticRegression(
             C=float(self._config["C"]),
             class_weight=class_weight,
@@ -224,9 +223,7 @@ class LinearResponseSelector(GraphComponent):
                         weights = {name: stored[name] for name in stored.files}
         except ValueError:  # nothing was persisted (no training data)
             return cls(config, model_storage, resource)
-        return cls(
-            config, model_storage, resource, weights, meta["labels"], meta["retrieval_intents"]
-        )
+        return cls(config, model_storage, resource, weights, meta["labels"], meta["retrieval_intents"])
 
     def _probabilities(self, blocks: List[scipy.sparse.csr_matrix]) -> np.ndarray:
         """The probability of each label for one message's feature blocks, in ``self._labels`` order.

@@ -31,14 +31,36 @@ LEMMA_FIXES: Dict[str, str] = {
 # lemma of the right word so that word-level features still match.
 MISSPELLINGS: Dict[str, Iterable[str]] = {
     "acupuncture": [
-        "accupuncture", "acupunture", "accupunture", "acupunctre", "acupuncure",
-        "acupunctur", "accupuncter", "acupunkture", "acupuncuture",
+        "accupuncture",
+        "acupunture",
+        "accupunture",
+        "acupunctre",
+        "acupuncure",
+        "acupunctur",
+        "accupuncter",
+        "acupunkture",
+        "acupuncuture",
     ],
     "acupuncturist": ["accupuncturist", "acupunturist", "acupuncurist"],
     "needle": [
-        "neeedle", "neddle", "needel", "neelde", "nedle", "needls", "neeedles",
-        "needels", "neddles", "nedles", "needlles", "neeldes", "needleing",
-        "needeling", "neddling", "nedling", "neeedling", "needlin",
+        "neeedle",
+        "neddle",
+        "needel",
+        "neelde",
+        "nedle",
+        "needls",
+        "neeedles",
+        "needels",
+        "neddles",
+        "nedles",
+        "needlles",
+        "neeldes",
+        "needleing",
+        "needeling",
+        "neddling",
+        "nedling",
+        "neeedling",
+        "needlin",
     ],
     "massage": ["massge", "masage", "massag", "message therapy"],
     "trigger": ["triger", "trigerr", "tigger", "trgger"],
@@ -62,9 +84,7 @@ def lemma_patterns() -> List[dict]:
         for typo in typos:
             if " " in typo:
                 continue  # single-token rules only: a multi-token match would merge tokens
-            patterns.append(
-                {"patterns": [[{"LOWER": typo}]], "attrs": {"LEMMA": lemma}}
-            )
+            patterns.append({"patterns": [[{"LOWER": typo}]], "attrs": {"LEMMA": lemma}})
     return patterns
 
 
@@ -77,10 +97,7 @@ def build_pipeline() -> Language:
     ruler.add_patterns(lemma_patterns())
     nlp.meta["name"] = "en_clinic"
     nlp.meta["version"] = "1.0.0"
-    nlp.meta["description"] = (
-        "Blank English + lookup lemmatizer + lemma fixes, built by "
-        "clinic_nlu/spacy_pipeline.py"
-    )
+    nlp.meta["description"] = "Blank English + lookup lemmatizer + lemma fixes, built by clinic_nlu/spacy_pipeline.py"
     return nlp
 
 

@@ -39,9 +39,7 @@ def replace_intent(message: Message, name: str, confidence: float, drop: Iterabl
     message.data["intent_ranking"] = [chosen] + [entry for entry in ranking if entry.get("name") not in dropped]
 
 
-def topic_is_uncertain(
-    ranking: List[Dict[Text, Any]], threshold: float, ambiguity_threshold: float
-) -> bool:
+def topic_is_uncertain(ranking: List[Dict[Text, Any]], threshold: float, ambiguity_threshold: float) -> bool:
     """Says whether a response-selector ranking is too weak to answer from.
 
     Args:
@@ -61,9 +59,7 @@ def topic_is_uncertain(
     return best < threshold or best - second < ambiguity_threshold
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class ResponseSelectorFallback(GraphComponent):
     """Predicts ``nlu_fallback`` when the response selector is unsure of the topic."""
 
@@ -71,7 +67,10 @@ class ResponseSelectorFallback(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         """The component's defaults; ``config.yml`` sets the measured values."""
         return {
-            "retrieval_intent": "faq", "threshold": 0.5, "ambiguity_threshold": 0.1, "rescue_threshold": None,
+            "retrieval_intent": "faq",
+            "threshold": 0.5,
+            "ambiguity_threshold": 0.1,
+            "rescue_threshold": None,
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
@@ -119,9 +118,7 @@ class ResponseSelectorFallback(GraphComponent):
             if intent.get("name") != self._retrieval_intent:
                 continue
             ranking = self._selector_ranking(message)
-            if ranking is None or not topic_is_uncertain(
-                ranking, self._threshold, self._ambiguity_threshold
-            ):
+            if ranking is None or not topic_is_uncertain(ranking, self._threshold, self._ambiguity_threshold):
                 continue
             replace_intent(message, FALLBACK_INTENT, ranking[0]["confidence"] if ranking else 0.0, (FALLBACK_INTENT,))
         return messages

@@ -19,11 +19,10 @@ Python, fastjsonschema, was measured too: no faster on these answers.)
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Text
-
 import hashlib
 import json
 from collections import OrderedDict
+from typing import Any, Callable, Dict, Text
 
 from jsonschema import exceptions, validators
 

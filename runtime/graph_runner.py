@@ -21,7 +21,6 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 
-
 # What this relies on in Rasa (runtime/internals.py checks it before the server starts): the
 # processor loads its model with the runner named by its module global ``DaskGraphRunner``,
 # and the runner's fields and ``run`` are those reproduced here.

@@ -53,7 +53,7 @@ def problems(modules: Iterable[ModuleType]) -> List[str]:
     """What differs between each module's ``RELIES_ON`` and the installed Rasa, one line each."""
     found = []
     for module in modules:
-        expected: Mapping[str, str] = getattr(module, "RELIES_ON")
+        expected: Mapping[str, str] = module.RELIES_ON
         for path, known in expected.items():
             try:
                 current = digest(path)
@@ -61,7 +61,9 @@ def problems(modules: Iterable[ModuleType]) -> List[str]:
                 found.append(f"{path} is gone ({type(error).__name__}); {module.__name__} relies on it")
                 continue
             if current != known:
-                found.append(f"{path} has changed (source digest {current}, expected {known}); re-check {module.__name__}")
+                found.append(
+                    f"{path} has changed (source digest {current}, expected {known}); re-check {module.__name__}"
+                )
     return found
 
 
@@ -80,7 +82,7 @@ def check(modules: Iterable[ModuleType]) -> int:
             f"Rasa {rasa.__version__} differs from the Rasa these replacements were written for:\n  "
             + "\n  ".join(found)
         )
-    return sum(len(getattr(module, "RELIES_ON")) for module in modules)
+    return sum(len(module.RELIES_ON) for module in modules)
 
 
 def main() -> int:
@@ -92,7 +94,7 @@ def main() -> int:
         if module.__name__ in seen:
             continue
         seen.add(module.__name__)
-        for path, known in getattr(module, "RELIES_ON").items():
+        for path, known in module.RELIES_ON.items():
             try:
                 current = digest(path)
             except (AttributeError, ImportError, OSError, TypeError) as error:

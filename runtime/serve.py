@@ -49,8 +49,14 @@ INSTALLED = (
 )
 # Every module whose Rasa internals are checked before the server starts.
 CHECKED = (
-    sys.modules[__name__], graph_runner, action_results, action_calls, privacy,
-    tracker_store, rule_policy, count_vectors,
+    sys.modules[__name__],
+    graph_runner,
+    action_results,
+    action_calls,
+    privacy,
+    tracker_store,
+    rule_policy,
+    count_vectors,
 )
 COMMANDS = ("run", "shell")
 
@@ -95,7 +101,9 @@ def started_line(checked: int) -> Callable[[Any, Any], Any]:
 
         logger.info(
             "Rasa %s extended (%d internals checked): %s%s",
-            rasa.__version__, checked, ", ".join(words for _module, words in INSTALLED),
+            rasa.__version__,
+            checked,
+            ", ".join(words for _module, words in INSTALLED),
             "" if runner is not None else " (no model is loaded)",
         )
 

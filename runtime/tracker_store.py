@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Text
 
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
-from sqlalchemy.pool import QueuePool
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             url = self.engine.url
             self.engine.dispose()
             self.engine = sa.create_engine(
-                url, poolclass=QueuePool, pool_size=1, max_overflow=4,
+                url,
+                poolclass=QueuePool,
+                pool_size=1,
+                max_overflow=4,
                 connect_args={"check_same_thread": False},
             )
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -128,7 +128,9 @@ class QuickCopyMessage(Message):
         memo[id(self)] = copied
         for name, value in self.__dict__.items():
             if name == "data":
-                value = {key: item if type(item) in _IMMUTABLE else copy.deepcopy(item, memo) for key, item in value.items()}
+                value = {
+                    key: item if type(item) in _IMMUTABLE else copy.deepcopy(item, memo) for key, item in value.items()
+                }
             elif type(value) not in _IMMUTABLE:
                 value = copy.deepcopy(value, memo)
             copied.__dict__[name] = value
@@ -171,7 +173,8 @@ class FileImporterReadingOnce(RasaFileImporter):
     def get_stories(self, exclusion_percentage: Optional[int] = None) -> StoryGraph:
         paths = self._story_files + ([self._domain_path] if self._domain_path else [])
         return self._once(
-            ("stories", exclusion_percentage), paths,
+            ("stories", exclusion_percentage),
+            paths,
             lambda: super(FileImporterReadingOnce, self).get_stories(exclusion_percentage),
         )
 
@@ -243,7 +246,9 @@ def read_nlu_file(path: Path, language: Optional[str], used: Optional[set] = Non
             partial.write_text(text)
             partial.replace(stored)  # whole or not at all
     examples = [
-        QuickCopyMessage(data=example["data"], output_properties=set(example["output_properties"]), time=example["time"])
+        QuickCopyMessage(
+            data=example["data"], output_properties=set(example["output_properties"]), time=example["time"]
+        )
         for example in parsed["examples"]
     ]
     return TrainingData(
@@ -259,7 +264,9 @@ def compact(schema: Dict[str, Any]) -> Dict[str, Any]:
     reads and checks the configuration file several times per training."""
     return {
         "nodes": {
-            name: {key: value for key, value in node.items() if not (key in NODE_DEFAULTS and value == NODE_DEFAULTS[key])}
+            name: {
+                key: value for key, value in node.items() if not (key in NODE_DEFAULTS and value == NODE_DEFAULTS[key])
+            }
             for name, node in schema["nodes"].items()
         }
     }
@@ -347,4 +354,3 @@ def one_importer_per_project() -> Iterator[None]:
         yield
     finally:
         TrainingDataImporter.load_from_config = original  # type: ignore[assignment]
-

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -105,17 +104,37 @@ class Postgres:
             os.chown(self.home, owner.pw_uid, owner.pw_gid)
             os.chown(self.home / "password", owner.pw_uid, owner.pw_gid)
         subprocess.run(
-            self._as_owner([
-                str(binaries / "initdb"), "-D", str(self.home / "data"), "-U", self.user, "--no-locale",
-                "-E", "UTF8", f"--pwfile={self.home / 'password'}", "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-            ]),
-            check=True, capture_output=True,
+            self._as_owner(
+                [
+                    str(binaries / "initdb"),
+                    "-D",
+                    str(self.home / "data"),
+                    "-U",
+                    self.user,
+                    "--no-locale",
+                    "-E",
+                    "UTF8",
+                    f"--pwfile={self.home / 'password'}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
-        command = self._as_owner([
-            str(binaries / "postgres"), "-D", str(self.home / "data"), "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.home}",
-        ])
+        command = self._as_owner(
+            [
+                str(binaries / "postgres"),
+                "-D",
+                str(self.home / "data"),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.home}",
+            ]
+        )
         self.process = Process("postgres", command, dict(os.environ), self.log).start()
         wait_until(self._ready, 60, what="PostgreSQL")
         import psycopg2
@@ -160,8 +179,21 @@ class Redis:
 
     def start(self) -> "Redis":
         command = [
-            str(REDIS_SERVER), "--bind", "127.0.0.1", "--port", str(self.port), "--requirepass", self.password,
-            "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "yes",
+            str(REDIS_SERVER),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--requirepass",
+            self.password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--protected-mode",
+            "yes",
         ]
         self.process = Process("redis", command, dict(os.environ), self.dir / "redis.log").start()
         import redis
@@ -192,7 +224,9 @@ def render_nginx_site(site: str, listen_port: int, upstream_ports: List[int]) ->
     rendered = rendered.replace("upstream clinic_assistant {\n", "upstream clinic_assistant {\n" + servers, 1)
     rendered, listens = re.subn(r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{listen_port};", rendered)
     rendered, locations = re.subn(
-        r"(proxy_pass http://clinic_assistant;\n)", r"\1        add_header X-Served-By $upstream_addr always;\n", rendered
+        r"(proxy_pass http://clinic_assistant;\n)",
+        r"\1        add_header X-Served-By $upstream_addr always;\n",
+        rendered,
     )
     if not (upstream_lines and listens == 1 and locations == 1):
         raise ValueError("deploy/nginx/clinic-assistant.conf changed shape: update tests/cluster.py")
@@ -211,14 +245,26 @@ class Nginx:
     def start(self, upstream_ports: List[int]) -> "Nginx":
         site = self.prefix / "clinic-assistant.conf"
         site.write_text(render_nginx_site(NGINX_SITE.read_text(), self.port, upstream_ports))
-        temp = "".join(f"    {kind}_temp_path {self.prefix / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp = "".join(
+            f"    {kind}_temp_path {self.prefix / kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         main = self.prefix / "nginx.conf"
         main.write_text(
             f"worker_processes 1;\npid {self.prefix / 'nginx.pid'};\nerror_log {self.prefix / 'error.log'} warn;\n"
             f"events {{ worker_connections 512; }}\nhttp {{\n{temp}    include {site};\n}}\n"
         )
-        command = [str(NGINX), "-p", str(self.prefix), "-c", str(main), "-e", str(self.prefix / "error.log"),
-                   "-g", "daemon off;"]
+        command = [
+            str(NGINX),
+            "-p",
+            str(self.prefix),
+            "-c",
+            str(main),
+            "-e",
+            str(self.prefix / "error.log"),
+            "-g",
+            "daemon off;",
+        ]
         self.process = Process("nginx", command, dict(os.environ), self.prefix / "stdout.log").start()
         return self
 
@@ -259,31 +305,42 @@ class Cluster:
                     BOOKINGS_DB_URL=self.postgres.url("clinic_bookings"),
                     CLINIC_BOOKING_WEBHOOK_URL=self.clinic_url,
                     CLINIC_WEBHOOK_SECRET=self.clinic_secret,
-                    DELIVERY_RETRY_BASE_SECONDS="0.3", DELIVERY_RETRY_MAX_SECONDS="1",
-                    DELIVERY_POLL_SECONDS="0.2", DELIVERY_TIMEOUT_SECONDS="2",
+                    DELIVERY_RETRY_BASE_SECONDS="0.3",
+                    DELIVERY_RETRY_MAX_SECONDS="1",
+                    DELIVERY_POLL_SECONDS="0.2",
+                    DELIVERY_TIMEOUT_SECONDS="2",
                 )
-                self.actions.append(Process(
-                    f"actions-{number}", [str(BIN / "python"), "-m", "actions.server", "--port", str(action_port)],
-                    action_env, self.workdir / f"actions-{number}.log",
-                ).start())
+                self.actions.append(
+                    Process(
+                        f"actions-{number}",
+                        [str(BIN / "python"), "-m", "actions.server", "--port", str(action_port)],
+                        action_env,
+                        self.workdir / f"actions-{number}.log",
+                    ).start()
+                )
                 rasa_env = dict(
                     base,
                     ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
                     TRACKER_DB_URL=self.postgres.url("clinic_tracker"),
-                    REDIS_HOST="127.0.0.1", REDIS_PORT=str(self.redis.port), REDIS_PASSWORD=self.redis.password,
+                    REDIS_HOST="127.0.0.1",
+                    REDIS_PORT=str(self.redis.port),
+                    REDIS_PASSWORD=self.redis.password,
                     # nginx is the one proxy in front: the visitor's address is the last
                     # X-Forwarded-For entry it appends.
                     SANIC_PROXIES_COUNT="1",
                     # Every test visitor comes from 127.0.0.1 (test_rate_limits.py checks the limit).
                     WEBSITE_RATE_LIMIT_PER_ADDRESS="off",
                 )
-                self.rasa.append(Process(
-                    f"rasa-{number}",
-                    rasa_command(self.model, rasa_port, ENDPOINTS),
-                    rasa_env, self.workdir / f"rasa-{number}.log",
-                ).start())
+                self.rasa.append(
+                    Process(
+                        f"rasa-{number}",
+                        rasa_command(self.model, rasa_port, ENDPOINTS),
+                        rasa_env,
+                        self.workdir / f"rasa-{number}.log",
+                    ).start()
+                )
                 self.rasa_ports.append(rasa_port)
-            for process, port in zip(self.actions, self.action_ports):
+            for process, port in zip(self.actions, self.action_ports, strict=True):
                 wait_for(f"http://127.0.0.1:{port}/health", process.popen, process.log)
             for number in range(servers):
                 self.wait_for_rasa(number)
@@ -321,8 +378,11 @@ class Cluster:
     def log_text(self) -> str:
         """Everything every process of the group has logged."""
         logs = [p.log for p in self.actions + self.rasa]
-        logs += [self.workdir / "postgres.log", self.workdir / "redis" / "redis.log",
-                 self.workdir / "nginx" / "error.log"]
+        logs += [
+            self.workdir / "postgres.log",
+            self.workdir / "redis" / "redis.log",
+            self.workdir / "nginx" / "error.log",
+        ]
         return "\n".join(log.read_text(errors="replace") for log in logs if log.exists())
 
     def stop(self) -> None:

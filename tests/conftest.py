@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,32 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 MODEL_PATH = ROOT / "models" / "clinic-assistant.tar.gz"
+
+
+# `make test-fast` sets FEWER_EXAMPLES: each property test tries a sixth of its generated
+# examples there; `make test` tries them all.
+def generated_examples(full: int) -> int:
+    """How many generated examples a property test tries (``full`` unless FEWER_EXAMPLES is set)."""
+    return max(25, full // 6) if os.environ.get("FEWER_EXAMPLES") else full
+
+
+# The tiers (pyproject.toml): `make test-fast` runs the unit tier alone, `make test` every tier.
+TIERS = ("unit", "model", "servers", "system")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuses a test without exactly one tier, so `make test-fast` never silently skips or
+    starts servers."""
+    wrong = []
+    for item in items:
+        tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        if len(tiers) != 1:
+            wrong.append(f"{item.nodeid}: {sorted(tiers) or 'no tier'}")
+    if wrong:
+        raise pytest.UsageError(
+            "each test needs exactly one tier marker of " + ", ".join(TIERS) + ":\n" + "\n".join(wrong)
+        )
+
 
 if TYPE_CHECKING:
     from tools.servers import RunningAssistant

@@ -29,10 +29,7 @@ def words(text: str) -> list:
 def shingle_hashes(text: str, n: int = RUN_LENGTH) -> Set[str]:
     """Hashes of every run of ``n`` consecutive words in ``text``."""
     tokens = words(text)
-    return {
-        hashlib.sha1(" ".join(tokens[i : i + n]).encode()).hexdigest()[:16]
-        for i in range(len(tokens) - n + 1)
-    }
+    return {hashlib.sha1(" ".join(tokens[i : i + n]).encode()).hexdigest()[:16] for i in range(len(tokens) - n + 1)}
 
 
 def fingerprint_files(paths: Iterable[Path]) -> Set[str]:

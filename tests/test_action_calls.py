@@ -14,6 +14,8 @@ from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from runtime import action_calls
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def installed(monkeypatch):

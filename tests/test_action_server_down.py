@@ -8,11 +8,14 @@ import sqlite3
 import urllib.request
 import uuid
 
+import pytest
 import yaml
 
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant, wait_for
 from website.channel import no_reply_text
+
+pytestmark = pytest.mark.servers
 
 PHONE = yaml.safe_load((ROOT / "clinic.yml").read_text())["phone"]
 

@@ -7,15 +7,21 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.servers
 
 
 def start(tmp_path, **env):
     result = subprocess.run(
         [sys.executable, "-m", "actions.server", "--port", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dict(os.environ, PYTHONPATH=str(ROOT), BOOKINGS_DB_URL=f"sqlite:///{tmp_path / 'b.db'}", **env),
     )
     return result.returncode, result.stderr
@@ -52,9 +58,18 @@ def test_retention_removes_only_requests_older_than_the_profile_says(tmp_path):
     now = datetime.now(timezone.utc)
     for age_days in (100, 10):
         store.save(
-            NewBooking("booking", "Old Or New", None, "x@mail.example", now + timedelta(days=3), "soon",
-                       "America/New_York", now - timedelta(days=age_days)),
-            (), now - timedelta(days=age_days),
+            NewBooking(
+                "booking",
+                "Old Or New",
+                None,
+                "x@mail.example",
+                now + timedelta(days=3),
+                "soon",
+                "America/New_York",
+                now - timedelta(days=age_days),
+            ),
+            (),
+            now - timedelta(days=age_days),
         )
 
     async def one_pass():
@@ -77,19 +92,32 @@ def test_a_failing_action_answers_500_without_echoing_the_tracker(tmp_path):
     port = free_port()
     log = tmp_path / "actions.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "actions.server", "--port", str(port)], cwd=ROOT,
+        [sys.executable, "-m", "actions.server", "--port", str(port)],
+        cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT), BOOKINGS_DB_URL=f"sqlite:///{tmp_path / 'b.db'}"),
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
         # A tracker the action cannot work with, carrying a visitor's details.
-        body = json.dumps({
-            "next_action": "action_clarify_topic", "version": "3.6.21", "domain": {},
-            "tracker": {"sender_id": "v", "slots": {"full_name": "Wendeline Sprock", "email": "w.sprock@mail.example"},
-                        "latest_message": {}, "events": "not a list", "paused": False,
-                        "followup_action": None, "active_loop": {}, "latest_action_name": None},
-        }).encode()
+        body = json.dumps(
+            {
+                "next_action": "action_clarify_topic",
+                "version": "3.6.21",
+                "domain": {},
+                "tracker": {
+                    "sender_id": "v",
+                    "slots": {"full_name": "Wendeline Sprock", "email": "w.sprock@mail.example"},
+                    "latest_message": {},
+                    "events": "not a list",
+                    "paused": False,
+                    "followup_action": None,
+                    "active_loop": {},
+                    "latest_action_name": None,
+                },
+            }
+        ).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/webhook", data=body, headers={"Content-Type": "application/json"}
         )

@@ -11,8 +11,10 @@ import pytest
 
 from clinic import settings
 from tests.conftest import MODEL_PATH
-from tools.servers import start_assistant
 from tests.test_action_server_start import start
+from tools.servers import start_assistant
+
+pytestmark = pytest.mark.servers
 
 TOKEN = "test-action-token-0123456789abcdef"
 
@@ -31,8 +33,14 @@ def test_a_short_token_is_refused():
 
 
 def call_webhook(port: int, authorization: str = None):
-    body = json.dumps({"next_action": "action_tell_hours", "sender_id": "x", "tracker": {"sender_id": "x", "slots": {},
-                       "latest_message": {}, "events": [], "active_loop": {}}, "domain": {}}).encode()
+    body = json.dumps(
+        {
+            "next_action": "action_tell_hours",
+            "sender_id": "x",
+            "tracker": {"sender_id": "x", "slots": {}, "latest_message": {}, "events": [], "active_loop": {}},
+            "domain": {},
+        }
+    ).encode()
     headers = {"Content-Type": "application/json"}
     if authorization is not None:
         headers["Authorization"] = authorization

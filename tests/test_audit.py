@@ -6,13 +6,21 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tools.audit import describe, exit_code, read_report
+
+pytestmark = pytest.mark.unit
 
 SKIPPED = {"name": "sanic", "skip_reason": "Dependency not found on PyPI and could not be audited: sanic (21.12.2)"}
 CLEAN = {"name": "rasa", "version": "3.6.21", "vulns": []}
-FIXABLE = {"name": "jinja2", "version": "3.1.2", "vulns": [
-    {"id": "GHSA-h5c8-rqwp-cp95", "fix_versions": ["3.1.3"], "aliases": ["CVE-2024-22195"], "description": "..."},
-]}
+FIXABLE = {
+    "name": "jinja2",
+    "version": "3.1.2",
+    "vulns": [
+        {"id": "GHSA-h5c8-rqwp-cp95", "fix_versions": ["3.1.3"], "aliases": ["CVE-2024-22195"], "description": "..."},
+    ],
+}
 UNFIXED = {"name": "somepkg", "version": "1.0", "vulns": [{"id": "PYSEC-2099-1", "fix_versions": []}]}
 
 
@@ -43,6 +51,10 @@ def test_nothing_reachable_is_never_reported_as_clean():
 def test_the_command_line_reads_a_saved_report(tmp_path, root):
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"dependencies": [FIXABLE]}))
-    run = subprocess.run([sys.executable, "tools/audit.py", "--report", str(report), "requirements.txt"],
-                         cwd=root, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "tools/audit.py", "--report", str(report), "requirements.txt"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1 and "GHSA-h5c8-rqwp-cp95" in run.stdout

@@ -31,6 +31,8 @@ from clinic.profile import current_profile
 from clinic.settings import delivery_settings
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 NOW = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)  # Friday 23:00 in the clinic's New York
 
@@ -46,8 +48,13 @@ def test_the_required_slots_are_the_domains():
     assert set(booking_form.REQUIRED + booking_form.HELPERS) <= set(DOMAIN["slots"])
 
 
-def tracker(requested: str, text: str, intent: str = "inform", slots: Optional[Dict[str, Any]] = None,
-            entities: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+def tracker(
+    requested: str,
+    text: str,
+    intent: str = "inform",
+    slots: Optional[Dict[str, Any]] = None,
+    entities: Optional[List[Dict[str, Any]]] = None,
+) -> Tracker:
     """A tracker in the middle of booking_form, just after the visitor answered ``requested``."""
     all_slots = {name: None for name in DOMAIN["slots"]}
     all_slots.update(slots or {})
@@ -66,7 +73,9 @@ def validate(requested: str, value: Any, text: Optional[str] = None, **kwargs):
     slots = dict(kwargs.pop("slots", {}), **{requested: value})
     dispatcher = CollectingDispatcher()
     events = asyncio.run(
-        ValidateBookingForm().run(dispatcher, tracker(requested, text if text is not None else str(value), slots=slots, **kwargs), DOMAIN)
+        ValidateBookingForm().run(
+            dispatcher, tracker(requested, text if text is not None else str(value), slots=slots, **kwargs), DOMAIN
+        )
     )
     return events, [m.get("text") or m.get("response") for m in dispatcher.messages]
 
@@ -129,8 +138,12 @@ def test_summary_answers():
     assert SlotSet("booking_confirmed", True) in events
     events, _ = validate("booking_confirmed", False, text="no")
     assert SlotSet("booking_change", "ask") in events and SlotSet("booking_confirmed", None) in events
-    events, _ = validate("booking_confirmed", "change", text="/change_booking",
-                         entities=[{"entity": "booking_field", "value": "contact"}])
+    events, _ = validate(
+        "booking_confirmed",
+        "change",
+        text="/change_booking",
+        entities=[{"entity": "booking_field", "value": "contact"}],
+    )
     assert SlotSet("contact", None) in events and SlotSet("phone", None) in events
     events, _ = validate("booking_confirmed", "wednesday at 2pm")
     assert SlotSet("preferred_time", "2026-11-25T14:00:00-05:00") in events
@@ -147,9 +160,14 @@ def test_field_named_and_yes_or_no():
 
 def good_slots(**changes):
     slots = {
-        "full_name": "Dana Whitfield", "contact": "+12025550143", "phone": "+12025550143", "email": None,
-        "preferred_time": "2026-11-24T17:30:00-05:00", "preferred_time_text": "next tuesday after work",
-        "consent": True, "booking_confirmed": True,
+        "full_name": "Dana Whitfield",
+        "contact": "+12025550143",
+        "phone": "+12025550143",
+        "email": None,
+        "preferred_time": "2026-11-24T17:30:00-05:00",
+        "preferred_time_text": "next tuesday after work",
+        "consent": True,
+        "booking_confirmed": True,
     }
     slots.update(changes)
     return slots
@@ -177,7 +195,12 @@ def test_nothing_is_saved_on_trust(changes):
 def test_a_checked_booking():
     booking = checked_booking(good_slots(), current_profile(), NOW)
     assert booking.requested_time.isoformat() == "2026-11-24T17:30:00-05:00"
-    assert (booking.name, booking.phone, booking.kind, booking.consent_at) == ("Dana Whitfield", "+12025550143", "booking", NOW)
+    assert (booking.name, booking.phone, booking.kind, booking.consent_at) == (
+        "Dana Whitfield",
+        "+12025550143",
+        "booking",
+        NOW,
+    )
 
 
 def finish(slots: Dict[str, Any]):
@@ -250,7 +273,10 @@ def test_cancel_clears_everything_and_ends_the_form():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("can i come tuesday at 5", {"preferred_time": "2026-11-24T17:00:00-05:00", "preferred_time_text": "can i come tuesday at 5"}),
+        (
+            "can i come tuesday at 5",
+            {"preferred_time": "2026-11-24T17:00:00-05:00", "preferred_time_text": "can i come tuesday at 5"},
+        ),
         ("can I come Tuesday?", {"preferred_day": "2026-11-24", "preferred_time_text": "can I come Tuesday?"}),
         ("I'd like to book an appointment", {}),
         ("book me in for 2 sessions", {}),
@@ -268,9 +294,12 @@ def test_start_booking_clears_old_slots_and_keeps_the_named_time():
 
     dispatcher = CollectingDispatcher()
     latest = {"text": "can i come tuesday at 5", "intent": {"name": "book_appointment"}, "entities": []}
-    events = asyncio.run(ActionStartBooking().run(dispatcher, Tracker("v", {}, latest, [], False, None, {}, ""), DOMAIN))
+    events = asyncio.run(
+        ActionStartBooking().run(dispatcher, Tracker("v", {}, latest, [], False, None, {}, ""), DOMAIN)
+    )
     assert events == [
-        SlotSet("preferred_time", "2026-11-24T17:00:00-05:00"), SlotSet("preferred_time_text", "can i come tuesday at 5"),
+        SlotSet("preferred_time", "2026-11-24T17:00:00-05:00"),
+        SlotSet("preferred_time_text", "can i come tuesday at 5"),
     ]
     assert dispatcher.messages[0]["response"] == "utter_booking_intro"
     # At activation the form validates the time it was given, without asking again.

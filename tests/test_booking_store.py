@@ -23,6 +23,8 @@ from clinic.booking_store import (
     new_reference,
 )
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 LONDON = ZoneInfo("Europe/London")
 REFERENCE = re.compile(r"^DN-[2-9A-HJKMNP-Z]{5}$")
@@ -158,8 +160,9 @@ def deliver_all(store, channel_results, now=NOW):
         if result == "ok":
             store.mark_delivered(claim.delivery_id, now)
         else:
-            store.mark_attempt_failed(claim.delivery_id, "HTTP 500", now + timedelta(seconds=5),
-                                      give_up=result == "give up")
+            store.mark_attempt_failed(
+                claim.delivery_id, "HTTP 500", now + timedelta(seconds=5), give_up=result == "give up"
+            )
 
 
 def test_state_rules(store):
@@ -191,7 +194,8 @@ def test_claim_takes_due_rows_once_until_the_lease_expires(store):
 
     claims = store.claim_due(NOW, 60, 10)
     assert [(c.channel, c.booking.reference, c.attempts) for c in claims] == [
-        ("webhook", saved.reference, 0), ("email", saved.reference, 0),
+        ("webhook", saved.reference, 0),
+        ("email", saved.reference, 0),
     ]
     assert store.claim_due(NOW + timedelta(seconds=59), 60, 10) == []  # leased
     again = store.claim_due(NOW + timedelta(seconds=61), 60, 10)  # the holder crashed
@@ -216,7 +220,11 @@ def test_mark_results(store):
     store.mark_attempt_failed(claim.delivery_id, "HTTP 503", later, give_up=False)
     status = store.get(saved.reference).delivery("webhook")
     assert (status.state, status.attempts, status.next_attempt_at, status.last_error) == (
-        "pending", 1, later, "HTTP 503")
+        "pending",
+        1,
+        later,
+        "HTTP 503",
+    )
     assert store.claim_due(NOW + timedelta(seconds=29), 60, 10) == []
 
     [claim] = store.claim_due(later, 60, 10)
@@ -283,7 +291,7 @@ def test_unusable_location_raises_store_error(tmp_path):
 
 
 def test_read_only_database_raises_store_error_and_stores_nothing(sqlite_url):
-    path = sqlite_url[len("sqlite:///"):]
+    path = sqlite_url[len("sqlite:///") :]
     BookingStore(sqlite_url).open().close()
     with BookingStore(f"sqlite:///file:{path}?mode=ro&uri=true") as read_only:
         with pytest.raises(BookingStoreError, match="readonly") as caught:

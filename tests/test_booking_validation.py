@@ -18,6 +18,8 @@ from clinic.booking_validation import (
 from clinic.profile import load_profile, parse_profile
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 PROFILE = load_profile(ROOT / "clinic.yml")  # America/New_York; Sun closed; Wed 08-12, 13-19; Sat 09-13
 NY = ZoneInfo("America/New_York")
 FRIDAY_NIGHT = datetime(2026, 11, 20, 23, 0, tzinfo=NY)

@@ -20,8 +20,10 @@ from actions.clarify import (
     suggestion_buttons,
     unclear_turns_before,
 )
-from clinic.profile import current_profile
 from actions.faq_topics import choose_topic_payload, chosen_topic, closest_topics, topic_labels
+from clinic.profile import current_profile
+
+pytestmark = pytest.mark.unit
 
 
 def user(text: str, intent: str, ranking: Optional[List[Dict[str, Any]]] = None, entities=None) -> Dict[str, Any]:
@@ -56,9 +58,16 @@ RANKING = [
 
 def test_unclear_turns_counts_consecutive_clarifications():
     events = [
-        action("action_listen"), user("hi", "greet"), action("utter_greet"), action("action_listen"),
-        user("hmm", "nlu_fallback"), action("action_clarify_topic"), action("action_listen"),
-        user("no", "deny"), action("action_clarify_topic"), action("action_listen"),
+        action("action_listen"),
+        user("hi", "greet"),
+        action("utter_greet"),
+        action("action_listen"),
+        user("hmm", "nlu_fallback"),
+        action("action_clarify_topic"),
+        action("action_listen"),
+        user("no", "deny"),
+        action("action_clarify_topic"),
+        action("action_listen"),
         user("blah", "nlu_fallback"),
     ]
     assert unclear_turns_before(events) == 2
@@ -67,8 +76,12 @@ def test_unclear_turns_counts_consecutive_clarifications():
 
 def test_unclear_turns_reset_after_an_answer():
     events = [
-        user("hmm", "nlu_fallback"), action("action_clarify_topic"), action("action_listen"),
-        user("does it hurt", "faq"), action("utter_faq"), action("action_listen"),
+        user("hmm", "nlu_fallback"),
+        action("action_clarify_topic"),
+        action("action_listen"),
+        user("does it hurt", "faq"),
+        action("utter_faq"),
+        action("action_listen"),
         user("blah", "nlu_fallback"),
     ]
     assert unclear_turns_before(events) == 0
@@ -110,7 +123,9 @@ def test_first_unclear_message_offers_did_you_mean_buttons():
 
 def test_after_did_you_mean_a_no_asks_to_rephrase():
     events = [
-        user("ouch?", "nlu_fallback", RANKING), action("action_clarify_topic"), action("action_listen"),
+        user("ouch?", "nlu_fallback", RANKING),
+        action("action_clarify_topic"),
+        action("action_listen"),
         user("/deny", "deny"),
     ]
     messages, _ = run(ActionClarifyTopic, events)
@@ -120,8 +135,12 @@ def test_after_did_you_mean_a_no_asks_to_rephrase():
 
 def test_third_unclear_turn_gives_the_clinic_contact_details():
     events = [
-        user("ouch?", "nlu_fallback", RANKING), action("action_clarify_topic"), action("action_listen"),
-        user("/deny", "deny"), action("action_clarify_topic"), action("action_listen"),
+        user("ouch?", "nlu_fallback", RANKING),
+        action("action_clarify_topic"),
+        action("action_listen"),
+        user("/deny", "deny"),
+        action("action_clarify_topic"),
+        action("action_listen"),
         user("xyz", "nlu_fallback", RANKING),
     ]
     messages, _ = run(ActionClarifyTopic, events)
@@ -138,7 +157,7 @@ def test_suggestion_buttons_end_with_none_of_these():
         {"title": "About the needles", "payload": choose_topic_payload("needles")},
         {"title": "None of these", "payload": "/deny"},
     ]
-    assert json.loads(buttons[0]["payload"][len("/choose_faq_topic"):]) == {"faq_topic": "needles"}
+    assert json.loads(buttons[0]["payload"][len("/choose_faq_topic") :]) == {"faq_topic": "needles"}
 
 
 def test_chosen_topic_is_answered_with_its_response():
@@ -171,13 +190,19 @@ def bot_with_buttons(topics: List[str]) -> Dict[str, Any]:
 
 @pytest.mark.parametrize(
     "typed, expected",
-    [("the first one", "does_it_hurt"), ("2nd one pls", "side_effects"), ("the last one", "twitch_response"),
-     ("option 3", "twitch_response")],
+    [
+        ("the first one", "does_it_hurt"),
+        ("2nd one pls", "side_effects"),
+        ("the last one", "twitch_response"),
+        ("option 3", "twitch_response"),
+    ],
 )
 def test_typed_choice_picks_from_the_last_suggestions(typed, expected):
     events = [
-        user("ouch?", "nlu_fallback", RANKING), action("action_clarify_topic"),
-        bot_with_buttons(["does_it_hurt", "side_effects", "twitch_response"]), action("action_listen"),
+        user("ouch?", "nlu_fallback", RANKING),
+        action("action_clarify_topic"),
+        bot_with_buttons(["does_it_hurt", "side_effects", "twitch_response"]),
+        action("action_listen"),
         user(typed, "choose_faq_topic"),
     ]
     messages, _ = run(ActionAnswerChosenTopic, events)

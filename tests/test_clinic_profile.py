@@ -17,6 +17,8 @@ from clinic.profile import (
 )
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 SHIPPED = yaml.safe_load((ROOT / "clinic.yml").read_text())
 NY = ZoneInfo("America/New_York")
 
@@ -38,7 +40,9 @@ def test_shipped_profile_is_valid_and_fictional():
     assert profile.email.endswith(".example")
     assert "555 01" in profile.phone
     assert contact_details(profile) == {
-        "clinic_name": profile.name, "clinic_phone": profile.phone, "clinic_email": profile.email,
+        "clinic_name": profile.name,
+        "clinic_phone": profile.phone,
+        "clinic_email": profile.email,
     }
 
 

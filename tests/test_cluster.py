@@ -26,11 +26,23 @@ from tests.cluster import Cluster, missing_packages
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import BIN
 
+pytestmark = pytest.mark.system
+
 SECRET = "cluster-webhook-secret"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
 PHONES = [f"(202) 555-01{n:02d}" for n in range(40, 60)]
-NAMES = ["Ysolde Marrack", "Pell Varnum", "Odile Strand", "Teodor Quill", "Maren Holloway", "Ciaran Dusk",
-         "Ines Farrow", "Bram Oakes", "Liesel Wren", "Tobiah Crane"]
+NAMES = [
+    "Ysolde Marrack",
+    "Pell Varnum",
+    "Odile Strand",
+    "Teodor Quill",
+    "Maren Holloway",
+    "Ciaran Dusk",
+    "Ines Farrow",
+    "Bram Oakes",
+    "Liesel Wren",
+    "Tobiah Crane",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +62,9 @@ def say(group: Cluster, sender: str, message: str) -> Tuple[str, str]:
     """One visitor message through nginx; returns (the bot's text, the Rasa server that answered)."""
     body = json.dumps({"sender": sender, "message": message}).encode()
     request = urllib.request.Request(
-        group.nginx.url + "/webhooks/website/webhook", data=body, method="POST",
+        group.nginx.url + "/webhooks/website/webhook",
+        data=body,
+        method="POST",
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -93,8 +107,10 @@ def user_texts_in_tracker(group: Cluster, sender: str) -> List[Tuple[str, str]]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                text("SELECT type_name, data FROM events WHERE sender_id = :s AND type_name IN ('user', 'bot') "
-                     "ORDER BY id"),
+                text(
+                    "SELECT type_name, data FROM events WHERE sender_id = :s AND type_name IN ('user', 'bot') "
+                    "ORDER BY id"
+                ),
                 {"s": sender},
             ).all()
     finally:
@@ -111,7 +127,7 @@ def test_a_conversation_alternating_between_servers_keeps_its_state(group):
         served.append(server)
     # nginx's round robin sent the visitor's messages to both servers, turn about.
     assert set(served) == {upstream(group, 0), upstream(group, 1)}, served
-    assert all(a != b for a, b in zip(served, served[1:])), served
+    assert all(a != b for a, b in zip(served, served[1:], strict=False)), served
     reference = REFERENCE.search(reply).group(0)
     group.confirmed[reference] = served[-1]
 
@@ -127,7 +143,7 @@ def test_a_burst_from_one_sender_is_answered_in_order(group):
     def send(index: int, message: str) -> None:
         try:
             results[index] = say(group, sender, message)
-        except BaseException as failure:  # reported below, with the message that failed
+        except BaseException as failure:  # noqa: BLE001 - reported below, with the message that failed
             errors.append(failure)
 
     threads = []
@@ -147,7 +163,7 @@ def test_a_burst_from_one_sender_is_answered_in_order(group):
     users = [i for i, (kind, _) in enumerate(events) if kind == "user"]
     assert [events[i][1] for i in users] == [message for message, _ in steps]
     for position, index in enumerate(users):
-        following = events[index + 1: users[position + 1] if position + 1 < len(users) else None]
+        following = events[index + 1 : users[position + 1] if position + 1 < len(users) else None]
         assert any(steps[position][1] in said for kind, said in following if kind == "bot"), (position, following)
     reference = REFERENCE.search(results[len(steps) - 1][0]).group(0)
     group.confirmed[reference] = results[len(steps) - 1][1]
@@ -208,8 +224,12 @@ def test_the_staff_report_reads_the_shared_stores(group):
     """`make report` in a clinic group: TRACKER_DB_URL and BOOKINGS_DB_URL name the shared databases."""
     env = dict(group.rasa[0].env, BOOKINGS_DB_URL=group.postgres.url("clinic_bookings"))
     report = subprocess.run(
-        [str(BIN / "python"), "-m", "tools.visitor_report"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
+        [str(BIN / "python"), "-m", "tools.visitor_report"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert report.returncode == 0, report.stderr[-2000:]
     week = datetime.now(timezone.utc).strftime("%G-W%V")

@@ -15,7 +15,9 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.importers.rasa import RasaFileImporter
 
 from clinic_nlu.count_vectors import FastCountVectorsFeaturizer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, generated_examples
+
+pytestmark = pytest.mark.unit
 
 SETTINGS = {  # the two featurizers of config.yml
     "words": {},
@@ -43,7 +45,7 @@ def featurizer(request, examples, tmp_path_factory):
 
 def same(ours, rasas) -> None:
     assert len(ours) == len(rasas)
-    for mine, theirs in zip(ours, rasas):
+    for mine, theirs in zip(ours, rasas, strict=True):
         if theirs is None:
             assert mine is None
             continue
@@ -70,14 +72,18 @@ def test_the_projects_examples_get_rasas_features(featurizer, examples):
 
 
 @given(st.lists(st.lists(st.text(min_size=0, max_size=12), max_size=6), min_size=1, max_size=4))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=generated_examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_any_tokens_get_rasas_features(featurizer, token_lists):
     compare(featurizer, token_lists)
 
 
 def test_an_untrained_featurizer_answers_as_rasas(tmp_path):
     component = FastCountVectorsFeaturizer.create(
-        FastCountVectorsFeaturizer.get_default_config(), LocalModelStorage(tmp_path), Resource("cv"),
+        FastCountVectorsFeaturizer.get_default_config(),
+        LocalModelStorage(tmp_path),
+        Resource("cv"),
         ExecutionContext(GraphSchema({}), "t"),
     )
     assert component._create_features("text", [["hello"]]) == CountVectorsFeaturizer._create_features(

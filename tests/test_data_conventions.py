@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.faq_conventions import Problem, check_faq_dir, normalise, read_topic
 from tests.conftest import ROOT
 from tests.seed_fingerprints import RUN_LENGTH, fingerprint_files, load_fingerprints, shingle_hashes
+from tools.faq_conventions import Problem, check_faq_dir, normalise, read_topic
+
+pytestmark = pytest.mark.unit
 
 FAQ_DIR = ROOT / "data" / "faq"
 HELDOUT = ROOT / "tests" / "heldout" / "faq_heldout.yml"
@@ -17,14 +19,33 @@ SEEDS_DIR = ROOT.parent / "shared" / "seeds"
 
 # The contract: an outside evaluation scores the NLU parse against these names.
 CONTRACT_TOPICS = {
-    "what_is_dry_needling", "needles", "how_it_works", "trigger_points", "causes",
-    "conditions_treated", "vs_acupuncture", "does_it_hurt", "side_effects", "aftercare",
-    "session_length", "number_of_sessions", "how_soon_relief", "is_it_safe", "who_performs",
-    "what_to_expect", "twitch_response", "combined_treatment", "vs_massage", "techniques",
+    "what_is_dry_needling",
+    "needles",
+    "how_it_works",
+    "trigger_points",
+    "causes",
+    "conditions_treated",
+    "vs_acupuncture",
+    "does_it_hurt",
+    "side_effects",
+    "aftercare",
+    "session_length",
+    "number_of_sessions",
+    "how_soon_relief",
+    "is_it_safe",
+    "who_performs",
+    "what_to_expect",
+    "twitch_response",
+    "combined_treatment",
+    "vs_massage",
+    "techniques",
 }
 SOURCE_ARTICLES = {
-    "000_200aa1fa4ffcefa7.txt", "001_cd5c5b53cfa080af.txt", "002_c20843ea75780e3d.txt",
-    "003_3316940171931a3d.txt", "004_0243e746ea9cb264.txt",
+    "000_200aa1fa4ffcefa7.txt",
+    "001_cd5c5b53cfa080af.txt",
+    "002_c20843ea75780e3d.txt",
+    "003_3316940171931a3d.txt",
+    "004_0243e746ea9cb264.txt",
 }
 
 
@@ -146,9 +167,9 @@ def test_checker_finds_examples_repeated_across_topics(tmp_path):
     _write(tmp_path)
     twin = tmp_path / "twin.yml"
     twin.write_text(
-        GOOD.replace("faq/sample", "faq/twin").replace("utter_faq/sample", "utter_faq/twin").format(
-            examples="\n".join(f"    - Question number {i}?" for i in range(15)), answer="ok"
-        )
+        GOOD.replace("faq/sample", "faq/twin")
+        .replace("utter_faq/sample", "utter_faq/twin")
+        .format(examples="\n".join(f"    - Question number {i}?" for i in range(15)), answer="ok")
     )
     _, problems = check_faq_dir(tmp_path)
     repeated = [p for p in problems if "is also in" in p.message]

@@ -8,7 +8,6 @@ import hmac
 import json
 import logging
 import re
-import socket
 import time
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
@@ -32,8 +31,10 @@ from clinic.delivery import (
     verify_signature,
 )
 from clinic.settings import DeliverySettings, SmtpSettings
-from tools.servers import free_port
 from tools.clinic_endpoint import ClinicEndpoint
+from tools.servers import free_port
+
+pytestmark = pytest.mark.unit
 
 SECRET = "test-webhook-secret"
 CLINIC = "Example Dry Needling Clinic (fictional)"
@@ -89,8 +90,15 @@ def make_settings(webhook_url=None, secret=SECRET, smtp=None, **changes) -> Deli
 
 
 def smtp_settings(port: int, **changes) -> SmtpSettings:
-    fields = dict(host="127.0.0.1", port=port, user=None, password=None,
-                  to_address="bookings@clinic.example", from_address=None, starttls="auto")
+    fields = dict(
+        host="127.0.0.1",
+        port=port,
+        user=None,
+        password=None,
+        to_address="bookings@clinic.example",
+        from_address=None,
+        starttls="auto",
+    )
     fields.update(changes)
     return SmtpSettings(**fields)
 
@@ -123,8 +131,7 @@ class Inbox:
         return "250 Message accepted for delivery"
 
     def messages(self):
-        return [message_from_bytes(e.original_content or e.content, policy=policy.default)
-                for e in self.envelopes]
+        return [message_from_bytes(e.original_content or e.content, policy=policy.default) for e in self.envelopes]
 
 
 @pytest.fixture
@@ -161,8 +168,20 @@ def test_sign_and_verify():
 def test_document_fields_and_times(store):
     booking = store.save(visitor(), ["webhook"], NOW)
     doc = booking_document(booking, CLINIC)
-    assert set(doc) == {"reference", "kind", "created_at", "name", "phone", "email", "requested_time",
-                        "requested_time_text", "timezone", "consent_at", "clinic", "source"}
+    assert set(doc) == {
+        "reference",
+        "kind",
+        "created_at",
+        "name",
+        "phone",
+        "email",
+        "requested_time",
+        "requested_time_text",
+        "timezone",
+        "consent_at",
+        "clinic",
+        "source",
+    }
     assert doc["requested_time"] == "2026-06-24T17:30:00+01:00"  # the clinic's local time
     assert doc["created_at"] == "2026-06-20T09:00:00+00:00"
     for field in ("requested_time", "created_at", "consent_at"):
@@ -272,8 +291,9 @@ def test_timeout_is_retried_and_the_duplicate_is_recognisable(endpoint, store):
 
 def test_wrong_secret_is_rejected_by_the_clinic(endpoint, store):
     booking = store.save(visitor(), ["webhook"], NOW)
-    worker = DeliveryWorker(store, make_settings(endpoint.url, secret="not-the-clinics"), CLINIC,
-                            CLINIC_EMAIL, now=Clock())
+    worker = DeliveryWorker(
+        store, make_settings(endpoint.url, secret="not-the-clinics"), CLINIC, CLINIC_EMAIL, now=Clock()
+    )
     asyncio.run(worker.run_once())
     assert webhook_state(store, booking.reference) == ("pending", 1, "HTTP 401")
     assert endpoint.rejected_signatures == 1 and endpoint.received == []
@@ -337,8 +357,9 @@ def test_email_sender_and_tls_rules(smtp_server, store):
     inbox, port = smtp_server
     booking = store.save(visitor(), ["email"], NOW)
     send_email(smtp_settings(port, user="robot@clinic.example"), booking, CLINIC, CLINIC_EMAIL, 2.0)
-    send_email(smtp_settings(port, from_address="desk@clinic.example", starttls="never"),
-               booking, CLINIC, CLINIC_EMAIL, 2.0)
+    send_email(
+        smtp_settings(port, from_address="desk@clinic.example", starttls="never"), booking, CLINIC, CLINIC_EMAIL, 2.0
+    )
     assert [m["From"] for m in inbox.messages()] == ["robot@clinic.example", "desk@clinic.example"]
 
     with pytest.raises(DeliveryError, match="STARTTLS"):
@@ -443,8 +464,9 @@ def test_two_workers_on_one_database_never_send_a_row_twice(endpoint, db_url):
     with BookingStore(db_url) as first, BookingStore(db_url) as second:
         references = {first.save(visitor(), ["webhook"], NOW).reference for _ in range(12)}
         settings = make_settings(endpoint.url)
-        workers = [DeliveryWorker(s, settings, CLINIC, CLINIC_EMAIL, now=Clock(), batch_size=8)
-                   for s in (first, second)]
+        workers = [
+            DeliveryWorker(s, settings, CLINIC, CLINIC_EMAIL, now=Clock(), batch_size=8) for s in (first, second)
+        ]
 
         async def both() -> list:
             return await asyncio.gather(*(worker.run_once() for worker in workers))
@@ -472,8 +494,13 @@ def test_logs_never_contain_contact_details(endpoint, smtp_server, store, caplog
         for _ in range(4):
             await worker.run_once()
             clock.advance(5)
-        broken = DeliveryWorker(store, make_settings(endpoint.url, smtp=smtp_settings(free_port()), max_attempts=1),
-                                CLINIC, CLINIC_EMAIL, now=clock)
+        broken = DeliveryWorker(
+            store,
+            make_settings(endpoint.url, smtp=smtp_settings(free_port()), max_attempts=1),
+            CLINIC,
+            CLINIC_EMAIL,
+            now=clock,
+        )
         await asyncio.to_thread(store.save, visitor(), ["email"], clock())
         await broken.start()
         broken.wake()
@@ -490,8 +517,6 @@ def test_logs_never_contain_contact_details(endpoint, smtp_server, store, caplog
     assert any("giving up" in r.getMessage() for r in caplog.records)
     assert any("next try in" in r.getMessage() for r in caplog.records)
 
-    everything = caplog.text + "\n".join(
-        f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
-    )
+    everything = caplog.text + "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records)
     for secret in (NAME, PHONE, EMAIL, WORDS, "Ånother Visitor", "Zoë", "7700900123", "example.org"):
         assert secret not in everything, secret

@@ -22,6 +22,8 @@ from clinic.delivery import verify_signature
 from tests.conftest import MODEL_PATH
 from tools.servers import RunningAssistant, free_port, start_assistant, wait_until
 
+pytestmark = pytest.mark.servers
+
 SECRET = "test-webhook-secret"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
 # Unusual details, so finding them in a log cannot be a coincidence.
@@ -163,11 +165,14 @@ def test_questions_mid_form_and_a_time_named_up_front(assistant):
     assert "stopped the booking" in texts(assistant.say(sender, "never mind"))
 
 
-@pytest.mark.parametrize("answer, name", [
-    ("I'm Zelphine Quorrow", "Zelphine Quorrow"),
-    ("it's Bramwell Tesk", "Bramwell Tesk"),
-    ("this is Ottoline Hald", "Ottoline Hald"),
-])
+@pytest.mark.parametrize(
+    "answer, name",
+    [
+        ("I'm Zelphine Quorrow", "Zelphine Quorrow"),
+        ("it's Bramwell Tesk", "Bramwell Tesk"),
+        ("this is Ottoline Hald", "Ottoline Hald"),
+    ],
+)
 def test_a_name_given_as_an_introduction_is_taken(assistant, answer, name):
     """Asked for a name, "I'm <name>" is the name, not a precaution question (found by the soak)."""
     sender = f"visitor-{uuid.uuid4()}"
@@ -234,7 +239,9 @@ def test_a_locked_database_is_told_plainly_and_nothing_is_saved(assistant):
     assert "could not save" in reply and "+1 202 555 0100" in reply
     assert not REFERENCE.search(reply)
     with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT count(*) FROM booking_requests WHERE name = 'Ysolde Marrack'").fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM booking_requests WHERE name = 'Ysolde Marrack'").fetchone() == (
+            0,
+        )
 
 
 def test_a_rasa_restart_mid_conversation_carries_on_where_it_was(assistant, clinic):
@@ -257,7 +264,18 @@ def test_no_contact_details_in_any_log(assistant):
     # Runs after the bookings above: every server log is searched for the details they used.
     logs = assistant.log_text()
     assert "booking" in logs.lower() and REFERENCE.search(logs)  # the logs do talk about bookings
-    for detail in (NAME, "Zelphine", "Quorrow", "Quillan", "Orrin Vale", "Orla Fenwick", PHONE_E164, "555-0187", "5550187", EMAIL):
+    for detail in (
+        NAME,
+        "Zelphine",
+        "Quorrow",
+        "Quillan",
+        "Orrin Vale",
+        "Orla Fenwick",
+        PHONE_E164,
+        "555-0187",
+        "5550187",
+        EMAIL,
+    ):
         assert detail not in logs, f"{detail!r} found in a server log"
 
 

@@ -8,8 +8,10 @@ import uuid
 import pytest
 import yaml
 
-from tools.faq_conventions import check_faq_dir
 from tests.conftest import ROOT
+from tools.faq_conventions import check_faq_dir
+
+pytestmark = pytest.mark.servers
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 # Vague on purpose: it names no topic, so the assistant should ask, not guess.
@@ -93,12 +95,12 @@ def test_a_suggested_topic_can_be_clicked_or_typed(assistant, answers):
     sender = new_sender()
     [did_you_mean] = opening(assistant, sender, VAGUE)
     first = did_you_mean["buttons"][0]
-    topic = json.loads(first["payload"][len("/choose_faq_topic"):])["faq_topic"]
+    topic = json.loads(first["payload"][len("/choose_faq_topic") :])["faq_topic"]
     assert texts(assistant.say(sender, first["payload"])) == [answers[topic]]
 
     sender = new_sender()
     [did_you_mean] = opening(assistant, sender, VAGUE)
-    second = json.loads(did_you_mean["buttons"][1]["payload"][len("/choose_faq_topic"):])["faq_topic"]
+    second = json.loads(did_you_mean["buttons"][1]["payload"][len("/choose_faq_topic") :])["faq_topic"]
     assert texts(assistant.say(sender, "the second one")) == [answers[second]]
 
 

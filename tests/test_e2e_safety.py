@@ -18,6 +18,8 @@ import yaml
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant
 
+pytestmark = pytest.mark.servers
+
 SECRET = "safety-test-secret"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 PROFILE = yaml.safe_load((ROOT / "clinic.yml").read_text())
@@ -50,7 +52,9 @@ def new_sender() -> str:
 
 def safety_message() -> str:
     return DOMAIN["responses"]["utter_red_flag"][0]["text"].format(
-        emergency_number=PROFILE["emergency_number"], clinic_phone=PROFILE["phone"], clinic_name=PROFILE["name"],
+        emergency_number=PROFILE["emergency_number"],
+        clinic_phone=PROFILE["phone"],
+        clinic_name=PROFILE["name"],
     )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import yaml
 
+from tests.conftest import ROOT
 from tools import compare_pipelines as compare
 from tools.evaluation import predicted_label, score
-from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
 
 
 def parse(intent, topic=None):
@@ -130,6 +132,14 @@ def test_decide_rescues_a_very_sure_topic_only_when_configured():
     assert compare.decide(unsure, T) == "nlu_fallback"
     assert compare.decide(unsure, {**T, "rescue": 0.8}) == "faq/a"
     assert compare.decide(unsure, {**T, "rescue": 0.99}) == "nlu_fallback"
-    config = {"pipeline": [{"name": "clinic_nlu.topic_guard.ResponseSelectorFallback", "threshold": 0.3,
-                            "ambiguity_threshold": 0.0, "rescue_threshold": 0.8}]}
+    config = {
+        "pipeline": [
+            {
+                "name": "clinic_nlu.topic_guard.ResponseSelectorFallback",
+                "threshold": 0.3,
+                "ambiguity_threshold": 0.0,
+                "rescue_threshold": 0.8,
+            }
+        ]
+    }
     assert compare.thresholds_in(config) == {"topic_t": 0.3, "topic_a": 0.0, "rescue": 0.8}

@@ -5,6 +5,7 @@ the next action, and an error in a component reaches the caller as before."""
 from __future__ import annotations
 
 import pytest
+from rasa.core.channels.channel import UserMessage
 from rasa.engine import loader
 from rasa.engine.exceptions import GraphComponentException
 from rasa.engine.graph import GraphNode
@@ -12,14 +13,22 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.core.channels.channel import UserMessage
 
 from runtime.graph_runner import SequentialGraphRunner
 from tests.conftest import MODEL_PATH
 
+pytestmark = pytest.mark.model
+
 PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER = "__message__", "__tracker__"
-TEXTS = ["hi", "does dry needling hurt?", "what are your opening hours?", "can I come on tuesday?",
-         "i have chest pain since my session", "asdf qwer", "/choose_faq_topic{\"topic\": \"faq/cost\"}"]
+TEXTS = [
+    "hi",
+    "does dry needling hurt?",
+    "what are your opening hours?",
+    "can I come on tuesday?",
+    "i have chest pain since my session",
+    "asdf qwer",
+    '/choose_faq_topic{"topic": "faq/cost"}',
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +46,10 @@ def runners(tmp_path_factory):
 
 def parse(runner, metadata, text):
     tracker = DialogueStateTracker("visitor", [])
-    results = runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="visitor")], PLACEHOLDER_TRACKER: tracker},
-                         targets=[metadata.nlu_target])
+    results = runner.run(
+        inputs={PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="visitor")], PLACEHOLDER_TRACKER: tracker},
+        targets=[metadata.nlu_target],
+    )
     parsed = results[metadata.nlu_target][0].as_dict_nlu()
     parsed.pop("message_id", None)  # a new one per message
     if "text_spacy_doc" in parsed:  # (not for a button's payload)
@@ -58,11 +69,17 @@ def test_understanding_is_the_same(runners, text):
 def test_the_next_action_is_the_same(runners, text):
     (metadata, rasas), (_, ours) = runners[DaskGraphRunner], runners[SequentialGraphRunner]
     parse_data = parse(rasas, metadata, text)
-    events = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
-              UserUttered(text, parse_data.get("intent"), parse_data.get("entities"), parse_data)]
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        UserUttered(text, parse_data.get("intent"), parse_data.get("entities"), parse_data),
+    ]
     predictions = [
-        runner.run(inputs={PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("visitor", events)},
-                   targets=[metadata.core_target])[metadata.core_target]
+        runner.run(
+            inputs={PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("visitor", events)},
+            targets=[metadata.core_target],
+        )[metadata.core_target]
         for runner in (rasas, ours)
     ]
     assert predictions[0].probabilities == predictions[1].probabilities

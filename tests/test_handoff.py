@@ -12,12 +12,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_form, handoff
-from clinic import clock, settings
+from actions import booking_form
 from actions.booking_form import checked_booking
-from clinic.profile import current_profile
 from actions.handoff import ActionHumanHandoff, ActionStartCallback
+from clinic import clock, settings
+from clinic.profile import current_profile
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 MONDAY_10AM = datetime.fromisoformat("2026-11-23T10:00:00-05:00")
@@ -26,7 +28,9 @@ SATURDAY_2PM = datetime.fromisoformat("2026-11-21T14:00:00-05:00")
 
 def tracker(slots: Optional[Dict[str, Any]] = None, loop: Optional[str] = None) -> Tracker:
     latest = {"text": "can i talk to someone", "intent": {"name": "human_handoff", "confidence": 0.9}}
-    return Tracker("visitor", dict(slots or {}), latest, [], False, None, {"name": loop} if loop else {}, "action_listen")
+    return Tracker(
+        "visitor", dict(slots or {}), latest, [], False, None, {"name": loop} if loop else {}, "action_listen"
+    )
 
 
 def run(action, tracker_: Tracker, now: datetime, monkeypatch):
@@ -67,8 +71,13 @@ def test_start_callback_marks_the_form(monkeypatch):
 
 def callback_slots(**overrides):
     slots = {
-        "booking_kind": "callback", "full_name": "Orla Fenwick", "phone": "+12125550187", "email": None,
-        "contact": "+12125550187", "consent": True, "booking_confirmed": True,
+        "booking_kind": "callback",
+        "full_name": "Orla Fenwick",
+        "phone": "+12125550187",
+        "email": None,
+        "contact": "+12125550187",
+        "consent": True,
+        "booking_confirmed": True,
     }
     slots.update(overrides)
     return slots
@@ -81,8 +90,13 @@ def test_a_checked_callback_has_a_phone_and_no_time():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"phone": None, "email": "o@mail.example"}, {"consent": None}, {"booking_confirmed": False},
-     {"full_name": "x"}, {"booking_kind": "party"}],
+    [
+        {"phone": None, "email": "o@mail.example"},
+        {"consent": None},
+        {"booking_confirmed": False},
+        {"full_name": "x"},
+        {"booking_kind": "party"},
+    ],
 )
 def test_a_callback_missing_anything_is_not_saved(overrides):
     assert checked_booking(callback_slots(**overrides), current_profile(), MONDAY_10AM) is None

@@ -10,8 +10,10 @@ import asyncio
 
 import pytest
 
-from tools.evaluation import load_heldout, score
 from tests.conftest import ROOT
+from tools.evaluation import load_heldout, score
+
+pytestmark = pytest.mark.model
 
 TOPIC_BAR = 0.95
 OFF_TOPIC_BAR = 0.90

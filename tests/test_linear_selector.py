@@ -22,6 +22,9 @@ from clinic_nlu.linear_selector import (
     softmax,
     tfidf_transform,
 )
+from tests.conftest import generated_examples
+
+pytestmark = pytest.mark.unit
 
 COUNTS = scipy.sparse.csr_matrix(np.array([[3, 0, 1, 0], [0, 2, 0, 0], [1, 1, 1, 5]], dtype=float))
 
@@ -135,6 +138,7 @@ def test_saved_model_holds_no_pickles(tmp_path, trained):
 
 # The intent classifier is the same model fitted on the intents (clinic_nlu/linear_intent.py).
 
+
 @pytest.fixture
 def intent_classifier(tmp_path):
     from clinic_nlu.linear_intent import LinearIntentClassifier
@@ -161,6 +165,7 @@ def test_intent_classifier_leaves_featureless_messages_alone(intent_classifier):
 
 # The fast path (NumPy on the message's non-zero counts) against the matrices training uses.
 
+
 @pytest.fixture(scope="module")
 def both_models(tmp_path_factory):
     from clinic_nlu.linear_intent import LinearIntentClassifier
@@ -175,7 +180,9 @@ def both_models(tmp_path_factory):
     st.lists(st.integers(0, 5), min_size=4, max_size=4),
     st.lists(st.integers(0, 3), min_size=2, max_size=2),
 )
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=generated_examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_the_fast_probabilities_equal_the_matrix_ones(both_models, words, chars):
     for component in both_models:
         blocks = [scipy.sparse.coo_matrix([words]), scipy.sparse.coo_matrix([chars])]
@@ -185,7 +192,7 @@ def test_the_fast_probabilities_equal_the_matrix_ones(both_models, words, chars)
 
 
 @given(st.lists(st.tuples(st.integers(0, 9), st.integers(1, 4)), max_size=8), st.booleans())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=generated_examples(300), deadline=None)
 def test_a_rows_nonzeros_are_read_as_csr_holds_them(entries, as_csr):
     """Straight from the featurizers' COO rows (any column order, even repeated columns) or
     from CSR: the same columns and values, in the same order, as the row's CSR form."""

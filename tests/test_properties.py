@@ -9,6 +9,7 @@ import string
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,10 +22,13 @@ from clinic.booking_validation import (
 )
 from clinic.profile import current_profile
 from clinic_nlu.red_flags import PATTERNS, urgent_symptom
+from tests.conftest import generated_examples
 from website.channel import widget_messages
 from website.requests import BadRequest, WidgetMessage, button_payload_or_text, parse_widget_request
 
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+pytestmark = pytest.mark.unit
+
+FAST = settings(max_examples=generated_examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -59,8 +63,9 @@ def test_any_json_document_gets_a_message_or_a_reason(document):
 @FAST
 @given(
     st.uuids(),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=2000)
-    .filter(lambda text: text.strip()),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=2000
+    ).filter(lambda text: text.strip()),
     st.dictionaries(st.text(string.ascii_letters, max_size=10), st.text(max_size=20), max_size=5),
 )
 def test_every_well_formed_request_is_accepted_as_sent(sender, text, metadata):
@@ -79,8 +84,11 @@ def test_too_long_is_refused(sender, start, length):
 
 SLASHY_TEXT = st.one_of(
     st.text(max_size=80),
-    st.builds(lambda a, b: "/" + a + b, st.sampled_from(["greet", "deny", "choose_faq_topic", "nope", ""]),
-              st.one_of(st.text(max_size=40), JSON_VALUES.map(json.dumps))),
+    st.builds(
+        lambda a, b: "/" + a + b,
+        st.sampled_from(["greet", "deny", "choose_faq_topic", "nope", ""]),
+        st.one_of(st.text(max_size=40), JSON_VALUES.map(json.dumps)),
+    ),
 )
 
 

@@ -23,6 +23,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.unit
 def test_limits_are_read_from_their_form():
     assert Limit.parse("30/60") == Limit(30, 60.0)
     assert Limit.parse(" 5/0.5 ") == Limit(5, 0.5)
@@ -32,6 +33,7 @@ def test_limits_are_read_from_their_form():
             Limit.parse(bad)
 
 
+@pytest.mark.unit
 def test_the_variables_are_named_when_wrong():
     assert settings.website_rate_limits({}) == (Limit(30, 60.0), Limit(120, 60.0))
     assert settings.website_rate_limits({"WEBSITE_RATE_LIMIT_PER_SENDER": "off"})[0] is None
@@ -39,6 +41,7 @@ def test_the_variables_are_named_when_wrong():
         settings.website_rate_limits({"WEBSITE_RATE_LIMIT_PER_ADDRESS": "lots"})
 
 
+@pytest.mark.unit
 def test_a_sliding_window_per_key():
     clock = Clock()
     limiter = RateLimiter(Limit(3, 60), clock=clock)
@@ -51,6 +54,7 @@ def test_a_sliding_window_per_key():
     assert [limiter.hit("a") for _ in range(4)] == [None, None, None, 60]  # the window has moved on
 
 
+@pytest.mark.unit
 def test_memory_is_bounded_by_the_number_of_keys():
     limiter = RateLimiter(Limit(1, 60), max_keys=100, clock=Clock())
     for index in range(1000):
@@ -71,6 +75,7 @@ def post(base_url: str, sender: str, message: str = "does it hurt?"):
         return error.code, json.loads(error.read()), error.headers
 
 
+@pytest.mark.servers
 def test_the_channel_answers_429_with_retry_after(tmp_path):
     env = {"WEBSITE_RATE_LIMIT_PER_SENDER": "3/60", "WEBSITE_RATE_LIMIT_PER_ADDRESS": "5/60"}
     running = start_assistant(MODEL_PATH, tmp_path, env)

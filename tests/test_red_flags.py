@@ -11,6 +11,8 @@ import pytest
 from clinic_nlu.red_flag_guard import red_flag_decision
 from clinic_nlu.red_flags import PATTERNS, urgent_symptom
 
+pytestmark = pytest.mark.unit
+
 URGENT = {
     "breathing": [
         "i cant breathe properly since the needles in my upper back",

@@ -18,14 +18,20 @@ from runtime import rule_policy
 from runtime.rule_policy import RulePolicyRememberingMatches, frozen
 from tests.conftest import ROOT
 
-CONFIG = {"core_fallback_threshold": 0.3, "core_fallback_action_name": "action_clarify_topic",
-          "enable_fallback_prediction": True}
+pytestmark = pytest.mark.unit
+
+CONFIG = {
+    "core_fallback_threshold": 0.3,
+    "core_fallback_action_name": "action_clarify_topic",
+    "enable_fallback_prediction": True,
+}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    importer = TrainingDataImporter.load_from_config(str(ROOT / "config.yml"), str(ROOT / "domain.yml"),
-                                                     [str(ROOT / "data")])
+    importer = TrainingDataImporter.load_from_config(
+        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
+    )
     domain = importer.get_domain()
     trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0).generate()
     storage = LocalModelStorage(tmp_path_factory.mktemp("rules"))

@@ -115,8 +115,12 @@ def test_a_rest_only_server_started_the_documented_way_is_extended_and_filtered(
         assistant.stop()
     extended = [line for line in logs.splitlines() if "runtime.serve" in line and "extended" in line]
     assert len(extended) == 1, logs[-3000:]
-    for words in ("the model's graph run in a fixed order", "action answers checked by a validator built once",
-                  "kept-alive action server connections", "visitors' words kept out of Rasa's warnings"):
+    for words in (
+        "the model's graph run in a fixed order",
+        "action answers checked by a validator built once",
+        "kept-alive action server connections",
+        "visitors' words kept out of Rasa's warnings",
+    ):
         assert words in extended[0]
     assert "no model is loaded" not in extended[0]
     assert "Zelda" not in logs and "555 0147" not in logs

@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Dict, Optional
 
+import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking_form import HELPERS, REQUIRED
-from clinic.profile import current_profile
 from actions.safety import ActionRedFlag, ActionSessionStart
+from clinic.profile import current_profile
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 
 
 def tracker(slots: Optional[Dict[str, Any]] = None, loop: Optional[str] = None, intent: str = "red_flag") -> Tracker:
     latest = {"text": "i can't breathe since my session", "intent": {"name": intent, "confidence": 0.9}}
-    return Tracker("visitor", dict(slots or {}), latest, [], False, None, {"name": loop} if loop else {}, "action_listen")
+    return Tracker(
+        "visitor", dict(slots or {}), latest, [], False, None, {"name": loop} if loop else {}, "action_listen"
+    )
 
 
 def run(action, tracker_: Tracker):
@@ -63,6 +68,8 @@ def test_a_later_session_carries_slots_and_says_nothing():
     messages, events = run(ActionSessionStart(), tracker(slots, intent="greet"))
     assert messages == []
     assert events == [
-        SessionStarted(), SlotSet("disclaimer_given", True), SlotSet("faq_topic", "does_it_hurt"),
+        SessionStarted(),
+        SlotSet("disclaimer_given", True),
+        SlotSet("faq_topic", "does_it_hurt"),
         ActionExecuted("action_listen"),
     ]

@@ -17,8 +17,10 @@ import asyncio
 
 import pytest
 
-from tools.evaluation import load_heldout, score
 from tests.conftest import ROOT
+from tools.evaluation import load_heldout, score
+
+pytestmark = pytest.mark.model
 
 HELDOUT = ROOT / "tests" / "heldout"
 UNSEEN_RED_FLAG_BAR = 0.95

@@ -20,8 +20,8 @@ import pytest
 from clinic import settings
 from clinic.booking_validation import parse_contact, parse_name, parse_preferred_time
 from clinic.profile import current_profile
-from tools import soak
 from tests.conftest import MODEL_PATH, ROOT
+from tools import soak
 from tools.servers import proc_status_kb, server_env
 from website.channel import MAX_BODY_BYTES
 from website.origins import OriginPolicy
@@ -32,6 +32,8 @@ SENDER = "3f2c8a9e-1b2c-4d5e-8f90-123456789abc"
 
 # --- figures -------------------------------------------------------------------------------------
 
+
+@pytest.mark.unit
 def test_percentiles_interpolate_between_ranks():
     assert soak.percentile([], 50) is None
     assert soak.percentile([7.0], 95) == 7.0
@@ -40,6 +42,7 @@ def test_percentiles_interpolate_between_ranks():
     assert soak.percentile(list(range(1, 101)), 0) == 1 and soak.percentile(list(range(1, 101)), 100) == 100
 
 
+@pytest.mark.unit
 def test_growth_is_relative_to_the_first_value():
     assert soak.growth_percent(100, 110) == pytest.approx(10.0)
     assert soak.growth_percent(600, 597) == pytest.approx(-0.5)
@@ -47,6 +50,7 @@ def test_growth_is_relative_to_the_first_value():
         soak.growth_percent(0, 10)
 
 
+@pytest.mark.unit
 def test_the_windows_are_the_first_and_last_seconds_of_the_load():
     samples = [(float(at), 100.0 if at < 10 else 200.0 if at < 50 else 120.0) for at in range(61)]
     assert soak.window_means(samples, 10, 60) == (100.0, 120.0)
@@ -54,6 +58,7 @@ def test_the_windows_are_the_first_and_last_seconds_of_the_load():
         soak.window_means(samples[:5], 10, 60)
 
 
+@pytest.mark.unit
 def test_memory_figures_per_process_and_together():
     samples = {
         "rasa": [(float(at), 1000.0 if at < 10 else 1050.0) for at in range(40)],
@@ -70,14 +75,21 @@ def booking(reference, name, phone=None, email=None):
     return {"reference": reference, "name": name, "phone": phone, "email": email}
 
 
+@pytest.mark.unit
 def test_reconciliation_passes_when_every_confirmed_booking_is_stored_once():
-    confirmed = [booking("DN-AAAAA", "Orla Velanrow", "+12025550101"),
-                 booking("DN-BBBBB", "Lucan Dor", None, "l@mail.example")]
+    confirmed = [
+        booking("DN-AAAAA", "Orla Velanrow", "+12025550101"),
+        booking("DN-BBBBB", "Lucan Dor", None, "l@mail.example"),
+    ]
     assert soak.reconcile(confirmed, list(reversed(confirmed))) == {
-        "lost": [], "duplicated": [], "unexpected": [], "mismatched": []
+        "lost": [],
+        "duplicated": [],
+        "unexpected": [],
+        "mismatched": [],
     }
 
 
+@pytest.mark.unit
 def test_reconciliation_finds_lost_duplicated_unexpected_and_mismatched_bookings():
     confirmed = [
         booking("DN-AAAAA", "Orla Velanrow", "+12025550101"),
@@ -97,6 +109,7 @@ def test_reconciliation_finds_lost_duplicated_unexpected_and_mismatched_bookings
     assert sorted(found["duplicated"]) == ["one name stored 2 times", "one phone stored 2 times"]
 
 
+@pytest.mark.unit
 def test_reconciliation_finds_a_reference_stored_twice():
     row = booking("DN-AAAAA", "Orla Velanrow", "+12025550101")
     found = soak.reconcile([row], [row, dict(row)])
@@ -104,41 +117,62 @@ def test_reconciliation_finds_a_reference_stored_twice():
     assert found["lost"] == [] and found["unexpected"] == []
 
 
+@pytest.mark.unit
 def test_contact_details_are_found_in_logs_whatever_their_case():
-    logs = "INFO saved DN-AAAAA\nWARNING line '/inform{\"full_name\": \"Orla VELANROW\"}'"
+    logs = 'INFO saved DN-AAAAA\nWARNING line \'/inform{"full_name": "Orla VELANROW"}\''
     assert soak.details_in_logs(logs, ["Orla Velanrow", "+12025550101", "Velanrow"]) == ["Orla Velanrow", "Velanrow"]
     assert soak.details_in_logs("", ["Orla Velanrow"]) == []
 
 
+@pytest.mark.unit
 def test_error_lines_are_counted_per_logger():
-    logs = ("2026-11-21 07:06:27 ERROR    rasa.core.nlg.interpolator  - x\n"
-            "2026-11-21 07:06:28 ERROR clinic.delivery: y\n"
-            "2026-11-21 07:06:29 ERROR    rasa.core.nlg.interpolator  - z")
+    logs = (
+        "2026-11-21 07:06:27 ERROR    rasa.core.nlg.interpolator  - x\n"
+        "2026-11-21 07:06:28 ERROR clinic.delivery: y\n"
+        "2026-11-21 07:06:29 ERROR    rasa.core.nlg.interpolator  - z"
+    )
     assert soak.error_sources(logs) == {"clinic.delivery": 1, "rasa.core.nlg.interpolator": 2}
 
 
+@pytest.mark.unit
 def test_memory_and_cpu_are_read_from_proc():
     assert proc_status_kb(os.getpid(), "VmRSS") > 10_000
     assert proc_status_kb(os.getpid(), "VmHWM") >= proc_status_kb(os.getpid(), "VmRSS")
     assert soak.read_cpu_seconds(os.getpid()) > 0
-    gone = 2 ** 22 + 1  # above the kernel's largest pid
+    gone = 2**22 + 1  # above the kernel's largest pid
     assert proc_status_kb(gone, "VmRSS") is None and soak.read_cpu_seconds(gone) is None
 
 
 def clean_figures(**changes):
     figures = {
-        "status_5xx": 0, "status_429": 0, "connection_errors": 0, "timeouts": 0, "unexpected_statuses": 0,
-        "no_reply_answers": 0, "bookings_lost": 0, "bookings_duplicated": 0, "bookings_unexpected": 0,
-        "bookings_mismatched": 0, "bookings_not_saved": 0, "load_overran": False, "bookings_undelivered": 0,
-        "deliveries_repeated": 0, "deliveries_unknown": 0, "rejected_signatures": 0, "contact_details_in_logs": 0,
-        "bookings_confirmed": 3, "faq_answers": 5,
-        "memory": {name: {"first_mb": 1.0, "last_mb": 1.05, "growth_percent": 5.0}
-                   for name in ("rasa", "actions", "combined")},
+        "status_5xx": 0,
+        "status_429": 0,
+        "connection_errors": 0,
+        "timeouts": 0,
+        "unexpected_statuses": 0,
+        "no_reply_answers": 0,
+        "bookings_lost": 0,
+        "bookings_duplicated": 0,
+        "bookings_unexpected": 0,
+        "bookings_mismatched": 0,
+        "bookings_not_saved": 0,
+        "load_overran": False,
+        "bookings_undelivered": 0,
+        "deliveries_repeated": 0,
+        "deliveries_unknown": 0,
+        "rejected_signatures": 0,
+        "contact_details_in_logs": 0,
+        "bookings_confirmed": 3,
+        "faq_answers": 5,
+        "memory": {
+            name: {"first_mb": 1.0, "last_mb": 1.05, "growth_percent": 5.0} for name in ("rasa", "actions", "combined")
+        },
     }
     figures.update(changes)
     return figures
 
 
+@pytest.mark.unit
 def test_the_verdict_names_each_failure():
     assert soak.failures(clean_figures()) == []
     assert soak.failures(clean_figures(status_5xx=2)) == ["2 5xx answers"]
@@ -155,6 +189,8 @@ def test_the_verdict_names_each_failure():
 
 # --- what the visitors say -----------------------------------------------------------------------
 
+
+@pytest.mark.unit
 def test_every_made_up_person_is_unique_and_read_back_as_typed():
     people = [soak.person(index, contact_style=index % 7) for index in range(soak.MAX_PEOPLE)]
     for field in ("name", "surname"):
@@ -172,6 +208,7 @@ def test_every_made_up_person_is_unique_and_read_back_as_typed():
         soak.person(soak.MAX_PEOPLE)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("now", ["2026-11-21T10:00:00", "2026-11-24T11:00:00", "2026-11-27T17:45:00"])
 def test_the_booking_times_are_accepted_whatever_the_day(now):
     profile = current_profile()
@@ -181,6 +218,7 @@ def test_the_booking_times_are_accepted_whatever_the_day(now):
         assert parsed.ok and "when" in parsed.value, (text, parsed)
 
 
+@pytest.mark.unit
 def test_no_conversation_reaches_the_per_sender_limit():
     per_sender, _ = settings.website_rate_limits({})
     rng = random.Random(7)
@@ -188,19 +226,30 @@ def test_no_conversation_reaches_the_per_sender_limit():
     plans += [soak.booking_plan(rng, soak.person(i)) for i in range(100)]
     plans += [soak.forged_plan(rng, soak.person(i)) for i in range(100)]
     assert max(soak.max_messages(plan) for plan in plans) < per_sender.count
-    assert all(step.message in soak.FAQ_QUESTIONS + soak.OPENERS + soak.CLOSERS
-               for plan in plans if plan.kind == "faq" for step in plan.steps)
+    assert all(
+        step.message in soak.FAQ_QUESTIONS + soak.OPENERS + soak.CLOSERS
+        for plan in plans
+        if plan.kind == "faq"
+        for step in plan.steps
+    )
 
 
+@pytest.mark.unit
 def test_a_booking_plan_is_the_whole_form_ending_in_a_reference():
     who = soak.person(3, contact_style=5)
     plan = soak.booking_plan(random.Random(1), who)
     assert [step.expect for step in plan.steps] == [
-        "What name", "phone number or email", "Which day and time", "Do you agree", "Shall I send it", "REFERENCE"
+        "What name",
+        "phone number or email",
+        "Which day and time",
+        "Do you agree",
+        "Shall I send it",
+        "REFERENCE",
     ]
     assert plan.steps[2].message == who.email and plan.person == who
 
 
+@pytest.mark.unit
 def test_the_bad_requests_are_refused_by_the_channels_own_checks():
     policy = OriginPolicy.of(current_profile().website.allowed_origins)
     for kind in soak.BAD_KINDS:
@@ -220,6 +269,7 @@ def test_the_bad_requests_are_refused_by_the_channels_own_checks():
                 parse_widget_request(body)
 
 
+@pytest.mark.unit
 def test_masking_keeps_details_out_of_the_results_file():
     who = soak.person(11, contact_style=6)
     text = f"Name: {who.name}\nContact: {who.phone_typed} or {who.email} ({who.name.lower()})"
@@ -228,6 +278,8 @@ def test_masking_keeps_details_out_of_the_results_file():
 
 # --- CI's short form -----------------------------------------------------------------------------
 
+
+@pytest.mark.system
 def test_the_short_soak_passes(tmp_path):
     """20 conversations for 60 s against the real servers; each figure asserted on its own."""
     if not MODEL_PATH.exists():
@@ -235,9 +287,24 @@ def test_the_short_soak_passes(tmp_path):
     out = tmp_path / "soak.json"
     env = server_env()
     run = subprocess.run(
-        [sys.executable, "-m", "tools.soak", "--conversations", "20", "--seconds", "60",
-         "--window-seconds", "15", "--out", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "tools.soak",
+            "--conversations",
+            "20",
+            "--seconds",
+            "60",
+            "--window-seconds",
+            "15",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     printed = run.stdout[-4000:] + run.stderr[-2000:]
     assert out.exists(), printed
@@ -253,8 +320,13 @@ def test_the_short_soak_passes(tmp_path):
     # The clinic endpoint was down, then slow, mid-load: some deliveries failed first, and every
     # booking still arrived exactly once (checked below with the other delivery figures).
     assert figures["deliveries_retried"] > 0, printed
-    for key in ("bookings_lost", "bookings_duplicated", "bookings_unexpected", "bookings_mismatched",
-                "bookings_not_saved"):
+    for key in (
+        "bookings_lost",
+        "bookings_duplicated",
+        "bookings_unexpected",
+        "bookings_mismatched",
+        "bookings_not_saved",
+    ):
         assert figures[key] == 0, (key, figures["booking_problems"])
     for key in ("bookings_undelivered", "deliveries_repeated", "deliveries_unknown", "rejected_signatures"):
         assert figures[key] == 0, (key, printed)

@@ -7,6 +7,8 @@ import spacy
 
 from clinic_nlu.spacy_pipeline import MISSPELLINGS, build_pipeline, main
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def nlp():
@@ -25,7 +27,9 @@ def test_does_is_the_verb_not_the_deer(nlp):
     assert lemmas(nlp, "does it hurt")[0] == "do"
 
 
-@pytest.mark.parametrize("typo, lemma", [("accupuncture", "acupuncture"), ("neeedles", "needle"), ("painfull", "painful")])
+@pytest.mark.parametrize(
+    "typo, lemma", [("accupuncture", "acupuncture"), ("neeedles", "needle"), ("painfull", "painful")]
+)
 def test_typos_fold_onto_the_right_lemma(nlp, typo, lemma):
     assert lemmas(nlp, f"is it {typo}")[-1] == lemma
 

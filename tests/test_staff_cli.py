@@ -19,6 +19,8 @@ from clinic.clock import now as utc_now
 from clinic.staff import StaffError, default_retention_days
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -62,7 +64,11 @@ def staff(url: str, *args: str, extra_env=None) -> subprocess.CompletedProcess:
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "actions.staff", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -72,8 +78,12 @@ def test_list_shows_every_request_newest_first(seeded):
     lines = result.stdout.splitlines()
     assert lines[0].split()[:5] == ["REFERENCE", "CREATED", "KIND", "STATE", "REQUESTED"]
     order = [line.split()[0] for line in lines[1:]]
-    assert order == [seeded.pending.reference, seeded.failed.reference,
-                     seeded.delivered.reference, seeded.old.reference]
+    assert order == [
+        seeded.pending.reference,
+        seeded.failed.reference,
+        seeded.delivered.reference,
+        seeded.old.reference,
+    ]
     failed_line = lines[2]
     assert "failed" in failed_line and "Fred Failed" in failed_line and "+447700900123" in failed_line
     assert "webhook: failed (1) HTTP 500" in failed_line
@@ -103,10 +113,17 @@ def test_export_is_csv_with_every_field(seeded, tmp_path):
     assert delivered["requested_time"] == "2026-06-24T17:30:00+01:00"
     assert datetime.fromisoformat(delivered["created_at"]).tzinfo is not None
     assert (delivered["webhook_state"], delivered["email_state"], delivered["email_attempts"]) == (
-        "delivered", "delivered", "1")
+        "delivered",
+        "delivered",
+        "1",
+    )
     failed = by_ref[seeded.failed.reference]
     assert (failed["state"], failed["webhook_last_error"], failed["email_state"], failed["email"]) == (
-        "failed", "HTTP 500", "", "")
+        "failed",
+        "HTTP 500",
+        "",
+        "",
+    )
     assert by_ref[seeded.pending.reference]["name"] == "'=Pat Pending"  # not a spreadsheet formula
 
     out = tmp_path / "failed.csv"

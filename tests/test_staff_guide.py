@@ -11,16 +11,30 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from tools.servers import start_assistant
 
+pytestmark = pytest.mark.system
+
 BIN = Path(sys.executable).parent
 EXAMPLES = [
-    "do you sell gift vouchers", "can i buy a gift voucher", "gift card for a dry needling session",
-    "can i get a gift certificate", "do you do vouchers", "present voucher for a session",
-    "buy a session as a gift", "gift voucher price", "are gift cards available", "can i gift a treatment",
-    "christmas voucher for needling", "birthday gift voucher", "do you have e-vouchers",
-    "how do gift vouchers work", "voucher for my dad's birthday",
+    "do you sell gift vouchers",
+    "can i buy a gift voucher",
+    "gift card for a dry needling session",
+    "can i get a gift certificate",
+    "do you do vouchers",
+    "present voucher for a session",
+    "buy a session as a gift",
+    "gift voucher price",
+    "are gift cards available",
+    "can i gift a treatment",
+    "christmas voucher for needling",
+    "birthday gift voucher",
+    "do you have e-vouchers",
+    "how do gift vouchers work",
+    "voucher for my dad's birthday",
 ]
 ANSWER = "Yes: gift vouchers for any session are sold at reception, or call the clinic to buy one by phone."
 
@@ -76,9 +90,26 @@ def test_a_new_topic_is_checked_trained_and_answered(tmp_path):
     def train(name: str) -> str:
         """`make train`'s command (runtime/training.py) in the copy; its output."""
         trained = subprocess.run(
-            [str(BIN / "python"), "-m", "runtime.train", "--config", "config.yml", "--domain", "domain.yml",
-             "--data", "data", "--out", "models", "--fixed-model-name", name],
-            cwd=work, env=env, capture_output=True, text=True, timeout=900,
+            [
+                str(BIN / "python"),
+                "-m",
+                "runtime.train",
+                "--config",
+                "config.yml",
+                "--domain",
+                "domain.yml",
+                "--data",
+                "data",
+                "--out",
+                "models",
+                "--fixed-model-name",
+                name,
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
         return trained.stdout + trained.stderr
@@ -87,7 +118,9 @@ def test_a_new_topic_is_checked_trained_and_answered(tmp_path):
         (tmp_path / name).mkdir()
         running = start_assistant(work / "models" / f"{name}.tar.gz", tmp_path / name)
         try:
-            return [reply.get("text") for reply in running.say(str(uuid.uuid4()), "could i buy my sister a gift voucher?")][-1]
+            return [
+                reply.get("text") for reply in running.say(str(uuid.uuid4()), "could i buy my sister a gift voucher?")
+            ][-1]
         finally:
             running.stop()
 

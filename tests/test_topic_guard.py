@@ -7,11 +7,11 @@ from rasa.shared.nlu.training_data.message import Message
 
 from clinic_nlu.topic_guard import ResponseSelectorFallback, topic_is_uncertain
 
+pytestmark = pytest.mark.unit
+
 
 def ranking(*confidences):
-    return [
-        {"id": i, "confidence": c, "intent_response_key": f"faq/topic_{i}"} for i, c in enumerate(confidences)
-    ]
+    return [{"id": i, "confidence": c, "intent_response_key": f"faq/topic_{i}"} for i, c in enumerate(confidences)]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,10 @@ def test_other_intents_are_left_alone():
 
 def test_defaults_are_complete():
     assert set(ResponseSelectorFallback.get_default_config()) == {
-        "retrieval_intent", "threshold", "ambiguity_threshold", "rescue_threshold",
+        "retrieval_intent",
+        "threshold",
+        "ambiguity_threshold",
+        "rescue_threshold",
     }
     assert ResponseSelectorFallback.get_default_config()["rescue_threshold"] is None  # off unless configured
 
@@ -66,7 +69,8 @@ def unsure_intent(*confidences) -> Message:
     msg = message("nlu_fallback", *confidences)
     msg.data["intent"] = {"name": "nlu_fallback", "confidence": 0.6}
     msg.data["intent_ranking"] = [
-        {"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_hours", "confidence": 0.49},
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "ask_hours", "confidence": 0.49},
         {"name": "faq", "confidence": 0.3},
     ]
     return msg

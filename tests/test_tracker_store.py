@@ -14,6 +14,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 
 from runtime.tracker_store import CachedSQLTrackerStore
 
+pytestmark = pytest.mark.unit
+
 DOMAIN = Domain.from_yaml(
     """
 version: "3.1"
@@ -74,7 +76,9 @@ def test_the_database_holds_exactly_what_rasas_store_writes(tmp_path):
     # And Rasa's store reads our file back to the same conversation.
     theirs = run(store(SQLTrackerStore, ours).retrieve("visitor-1"))
     assert theirs.get_slot("full_name") == "Name 5"
-    assert [e.type_name for e in theirs.events] == [e.type_name for e in run(store(SQLTrackerStore, rasas).retrieve("visitor-1")).events]
+    assert [e.type_name for e in theirs.events] == [
+        e.type_name for e in run(store(SQLTrackerStore, rasas).retrieve("visitor-1")).events
+    ]
 
 
 def test_a_remembered_conversation_is_handed_out_without_reading_it_back(tmp_path):
@@ -128,8 +132,12 @@ def test_a_new_conversation_is_remembered_as_rasa_would_read_it(tmp_path):
     memory is the one Rasa's store reads from the file, so it need not be read back."""
     cached = store(CachedSQLTrackerStore, tmp_path / "t.db")
     tracker = run(cached.get_or_create_tracker("visitor-7"))
-    for event in [ActionExecuted("action_session_start"), SessionStarted(), SlotSet("full_name", "Ann"),
-                  ActionExecuted("action_listen")]:
+    for event in [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("full_name", "Ann"),
+        ActionExecuted("action_listen"),
+    ]:
         tracker.update(event)
     run(cached.save(tracker))
     remembered = run(cached.retrieve("visitor-7"))

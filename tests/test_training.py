@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import shutil
 
+import pytest
 import rasa.shared.utils.io
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.graph_components.providers.nlu_training_data_provider import NLUTrainingDataProvider
@@ -27,6 +28,8 @@ from runtime.training import (
     write_graph_config,
 )
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 NLU = """version: "3.1"
 nlu:
@@ -145,8 +148,13 @@ def test_the_data_read_through_the_parsed_files_is_rasas(tmp_path, monkeypatch):
 
     cold = ours()
     kept = sorted((tmp_path / "cache" / PARSED_FOLDER).glob("*.json"))
-    assert len(kept) == len(list(data.rglob("*.yml"))) - len(list((data / "rules").glob("*.yml"))) - len(
-        list((data / "stories").glob("*.yml"))) > 20
+    assert (
+        len(kept)
+        == len(list(data.rglob("*.yml")))
+        - len(list((data / "rules").glob("*.yml")))
+        - len(list((data / "stories").glob("*.yml")))
+        > 20
+    )
     warm = ours()
     for read in (cold, warm):
         assert read.fingerprint() == rasas.fingerprint()
@@ -162,8 +170,14 @@ def test_the_data_read_through_the_parsed_files_is_rasas(tmp_path, monkeypatch):
 
 
 def test_a_quick_copy_is_a_deep_copy_with_the_same_fingerprint():
-    original = QuickCopyMessage(data={"text": "does it hurt", "intent": "faq", "metadata": {"intent": {"label": "x"}},
-                                      "entities": [{"entity": "day", "value": "monday"}]})
+    original = QuickCopyMessage(
+        data={
+            "text": "does it hurt",
+            "intent": "faq",
+            "metadata": {"intent": {"label": "x"}},
+            "entities": [{"entity": "day", "value": "monday"}],
+        }
+    )
     fingerprint = original.fingerprint()
     copied = copy.deepcopy(original)
     assert type(copied) is QuickCopyMessage and copied.data == original.data
@@ -187,9 +201,12 @@ def test_one_importer_per_project_while_training(tmp_path):
     with one_importer_per_project():
         first = TrainingDataImporter.load_from_config(*arguments)
         assert TrainingDataImporter.load_from_config(*arguments, {"augmentation_factor": 50}) is first
-        assert TrainingDataImporter.load_from_config(str(GRAPH_CONFIG), str(ROOT / "domain.yml"),
-                                                     [str(tmp_path)]) is not first  # another project
+        assert (
+            TrainingDataImporter.load_from_config(str(GRAPH_CONFIG), str(ROOT / "domain.yml"), [str(tmp_path)])
+            is not first
+        )  # another project
         other = str(ROOT / "config.yml")
-        assert TrainingDataImporter.load_from_config(other, *arguments[1:]) is not \
-            TrainingDataImporter.load_from_config(other, *arguments[1:])  # not our graph: Rasa's way
+        assert TrainingDataImporter.load_from_config(
+            other, *arguments[1:]
+        ) is not TrainingDataImporter.load_from_config(other, *arguments[1:])  # not our graph: Rasa's way
     assert TrainingDataImporter.load_from_config(*arguments) is not first  # and only while training

@@ -10,9 +10,11 @@ import sys
 import uuid
 from datetime import datetime, timezone
 
-from tools.visitor_report import group_similar, mask, read_questions, render, tracker_db_url
+import pytest
+
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant
+from tools.visitor_report import group_similar, mask, read_questions, render, tracker_db_url
 
 NAME, PHONE, EMAIL = "Quillon Marbeck", "(212) 555-0143", "quillon.m@mail.example"
 
@@ -32,6 +34,7 @@ def loop(sender, name):
     return (sender, "active_loop", None, json.dumps({"name": name}))
 
 
+@pytest.mark.unit
 def test_questions_typed_in_a_form_are_left_out_and_the_rest_masked():
     rows = [
         user("a", "does it hurt", "faq", topic="faq/does_it_hurt"),
@@ -51,6 +54,7 @@ def test_questions_typed_in_a_form_are_left_out_and_the_rest_masked():
     assert questions[0].topic == "faq/does_it_hurt"
 
 
+@pytest.mark.unit
 def test_a_clarified_or_unsure_question_counts_as_unanswered_but_a_button_does_not():
     rows = [
         user("b", "about the needles and sessions", "faq", 0.95, "faq/needles"),
@@ -63,6 +67,7 @@ def test_a_clarified_or_unsure_question_counts_as_unanswered_but_a_button_does_n
     assert [q.unanswered for q in read_questions(rows)] == [True, True, False]
 
 
+@pytest.mark.unit
 def test_similar_wordings_are_grouped_and_counted_newest_first():
     rows = [
         user("c", "what's the weather like tomorrow", "out_of_scope", at=1_790_000_000.0),
@@ -76,11 +81,13 @@ def test_similar_wordings_are_grouped_and_counted_newest_first():
     assert "  2x" in report and "gift vouchers" in report and "2026-W47" in report
 
 
+@pytest.mark.unit
 def test_masking():
     assert mask("call +1 212 555 0143 or a@b.example") == "call [number] or [email]"
     assert mask("i'm 45 and sore for 2 days") == "i'm 45 and sore for 2 days"
 
 
+@pytest.mark.unit
 def test_the_store_is_found_from_endpoints_yml(tmp_path, monkeypatch):
     monkeypatch.delenv("TRACKER_DB_URL", raising=False)
     endpoints = tmp_path / "endpoints.yml"
@@ -92,6 +99,7 @@ def test_the_store_is_found_from_endpoints_yml(tmp_path, monkeypatch):
     assert tracker_db_url(endpoints) == "postgresql://clinic:pw@db.internal:5432/clinic_tracker"
 
 
+@pytest.mark.servers
 def test_a_report_on_a_real_conversation_run(tmp_path):
     running = start_assistant(MODEL_PATH, tmp_path)
     try:
@@ -107,9 +115,19 @@ def test_a_report_on_a_real_conversation_run(tmp_path):
     finally:
         running.stop()
     finished = subprocess.run(
-        [sys.executable, "-m", "tools.visitor_report", "--db", f"sqlite:///{tmp_path / 'tracker.db'}",
-         "--bookings-db", f"sqlite:///{tmp_path / 'bookings.db'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tools.visitor_report",
+            "--db",
+            f"sqlite:///{tmp_path / 'tracker.db'}",
+            "--bookings-db",
+            f"sqlite:///{tmp_path / 'bookings.db'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert finished.returncode == 0, finished.stderr
     report = finished.stdout

@@ -14,6 +14,8 @@ import yaml
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.servers
+
 WEBHOOK = "/webhooks/website/webhook"
 ALLOWED = "https://www.clinic.example"
 JSON = {"Content-Type": "application/json"}
@@ -56,9 +58,13 @@ def options(website, path: str, origin: str):
     import urllib.request
 
     request = urllib.request.Request(
-        website.assistant.base_url + path, method="OPTIONS",
-        headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type"},
+        website.assistant.base_url + path,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -105,9 +111,10 @@ def test_buttons_come_with_title_and_payload(website):
 
 def test_a_clicked_payload_is_answered_and_the_conversation_keeps_its_state(website, answers):
     sender = str(uuid.uuid4())
-    assert [r.get("text") for r in after_disclaimer(say(website, '/choose_faq_topic{"faq_topic": "vs_acupuncture"}', sender))] == [
-        answers["vs_acupuncture"]
-    ]
+    assert [
+        r.get("text")
+        for r in after_disclaimer(say(website, '/choose_faq_topic{"faq_topic": "vs_acupuncture"}', sender))
+    ] == [answers["vs_acupuncture"]]
     assert "What name" in joined(say(website, "I'd like to book an appointment", sender))
     # The same sender continues the form; a new sender starts afresh.
     assert "phone number or email" in joined(say(website, "Orla Fenwick", sender))
@@ -151,8 +158,7 @@ def test_bad_requests_get_a_400_with_a_reason(website, body, reason):
 
 @pytest.mark.parametrize(
     "text",
-    ["does it hurt? 😬💉", "האם זה כואב?",
-     "hürt? dóes ìt", "‮does it hurt‬", "   does   it\thurt   "],
+    ["does it hurt? 😬💉", "האם זה כואב?", "hürt? dóes ìt", "‮does it hurt‬", "   does   it\thurt   "],
 )
 def test_emoji_right_to_left_and_combining_text_get_a_reply(website, text):
     replies = say(website, text)
@@ -176,11 +182,14 @@ def test_forged_slots_through_the_website_channel_save_nothing(website):
     assert "nothing was saved" in joined(say(website, "cancel", sender))
 
 
-@pytest.mark.parametrize("forged", [
-    '/book_appointment{"full_name": "Quenby Sollis", "phone": "+12025550177"}',  # unknown entities
-    "/Quenby Sollis +12025550177",  # unknown intent
-    '/greet{"faq_topic": Quenby Sollis +12025550177}',  # broken JSON
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        '/book_appointment{"full_name": "Quenby Sollis", "phone": "+12025550177"}',  # unknown entities
+        "/Quenby Sollis +12025550177",  # unknown intent
+        '/greet{"faq_topic": Quenby Sollis +12025550177}',  # broken JSON
+    ],
+)
 def test_forged_payloads_are_answered_as_text_and_never_logged(website, forged):
     """Rasa writes a malformed "/..." message into its log whole; the channel passes it on as text."""
     status, replies, _ = post(website, {"sender": str(uuid.uuid4()), "message": forged})
@@ -304,9 +313,23 @@ def test_rasa_refuses_to_start_with_a_wildcard_origin_and_reports_nothing_abroad
 
     env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", WEBSITE_ALLOWED_ORIGINS="*")
     finished = subprocess.run(
-        [sys.executable, "-m", "runtime.serve", "run", "-m", str(MODEL_PATH), "--port", str(free_port()),
-         "--credentials", str(ROOT / "credentials.yml")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "runtime.serve",
+            "run",
+            "-m",
+            str(MODEL_PATH),
+            "--port",
+            str(free_port()),
+            "--credentials",
+            str(ROOT / "credentials.yml"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = finished.stdout + finished.stderr
     assert finished.returncode != 0

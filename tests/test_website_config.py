@@ -11,6 +11,8 @@ from tests.conftest import ROOT
 from website.channel import widget_messages
 from website.origins import OriginPolicy, normalise_origin
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "raw, origin",
@@ -71,7 +73,11 @@ def test_cors_headers_echo_the_origin_never_a_wildcard():
 
 def test_widget_messages_keep_text_and_buttons_only():
     collected = [
-        {"recipient_id": "s", "text": "Hello <b>there</b>", "buttons": [{"title": "Yes", "payload": "/affirm", "type": "postback"}]},
+        {
+            "recipient_id": "s",
+            "text": "Hello <b>there</b>",
+            "buttons": [{"title": "Yes", "payload": "/affirm", "type": "postback"}],
+        },
         {"recipient_id": "s", "image": "https://x.example/i.png"},
         {"recipient_id": "s", "text": "", "buttons": [{"title": "", "payload": "/x"}, "junk", {"title": "No"}]},
         {"recipient_id": "s", "custom": {"html": "<script>"}},
@@ -120,7 +126,8 @@ def test_the_website_section_is_optional():
 def test_environment_overrides_for_the_channel():
     assert settings.website_allowed_origins({}) is None
     assert settings.website_allowed_origins({"WEBSITE_ALLOWED_ORIGINS": "https://a.example, https://b.example"}) == [
-        "https://a.example", "https://b.example",
+        "https://a.example",
+        "https://b.example",
     ]
     assert settings.website_allowed_origins({"WEBSITE_ALLOWED_ORIGINS": ""}) == []
     assert settings.website_max_message_length({}) is None

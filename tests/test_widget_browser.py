@@ -21,13 +21,20 @@ from playwright import sync_api as playwright_api
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant
 
+pytestmark = pytest.mark.servers
 
 SCREENSHOTS = ROOT / "results" / "screenshots"
 # As the machine's notes advise: no sandbox (root), no GPU, and none of Chromium's own
 # background connections (this machine's network refuses them).
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 PROFILE = yaml.safe_load((ROOT / "clinic.yml").read_text())
 XSS = "<img src=x onerror=alert(1)>"
@@ -201,7 +208,10 @@ def test_a_reply_arriving_after_start_over_is_dropped(page, website, answers):
     page.unroute("**/webhooks/website/webhook")
     ask(page, "is it acupuncture?")  # (answered after the late reply was handled)
     assert all_texts(page) == [  # ...and was not shown in the new one
-        PROFILE["website"]["greeting"], "is it acupuncture?", DISCLAIMER, answers["vs_acupuncture"],
+        PROFILE["website"]["greeting"],
+        "is it acupuncture?",
+        DISCLAIMER,
+        answers["vs_acupuncture"],
     ]
 
 
@@ -238,7 +248,10 @@ def test_markup_in_a_reply_is_text_and_only_safe_links_are_clickable(page, websi
     links = message.locator("a")
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
     assert hrefs == [
-        "https://clinic.example/info", "tel:+12025550100", "mailto:hello@clinic.example", "https://clinic.example/book",
+        "https://clinic.example/info",
+        "tel:+12025550100",
+        "mailto:hello@clinic.example",
+        "https://clinic.example/book",
     ]
     assert links.first.get_attribute("rel") == "noopener noreferrer"
     assert shadow_eval(page, "return root.querySelectorAll('.msg b, .msg script, .msg i').length") == 0
@@ -248,8 +261,10 @@ def test_markup_in_a_reply_is_text_and_only_safe_links_are_clickable(page, websi
 
 def test_the_whole_flow_by_keyboard_alone(page, website, answers):
     page.goto(demo_url(website.assistant))
-    focused = "() => { const r = document.querySelector('#clinic-assistant').shadowRoot; " \
-              "const a = r && r.activeElement; return a ? (a.id || a.className) : null; }"
+    focused = (
+        "() => { const r = document.querySelector('#clinic-assistant').shadowRoot; "
+        "const a = r && r.activeElement; return a ? (a.id || a.className) : null; }"
+    )
     for _ in range(15):  # Tab through the page's own links to the launcher
         page.keyboard.press("Tab")
         if page.evaluate(focused) == "launcher":
@@ -263,9 +278,13 @@ def test_the_whole_flow_by_keyboard_alone(page, website, answers):
     page.keyboard.press("Enter")
     assert wait_for_bot_messages(page, 3)[1:] == [DISCLAIMER, answers["number_of_sessions"]]
     # The answer is announced: it lands in the polite live region.
-    assert shadow_eval(page, "const log = root.querySelector('[role=log]'); "
-                             "return [log.getAttribute('aria-live'), log.lastElementChild.textContent]") == [
-        "polite", "Assistant: " + answers["number_of_sessions"],
+    assert shadow_eval(
+        page,
+        "const log = root.querySelector('[role=log]'); "
+        "return [log.getAttribute('aria-live'), log.lastElementChild.textContent]",
+    ) == [
+        "polite",
+        "Assistant: " + answers["number_of_sessions"],
     ]
     page.keyboard.press("Escape")
     assert not page.locator(".panel").is_visible()
@@ -299,7 +318,9 @@ def test_the_panel_fits_the_screen_and_nothing_overflows(browser, website, width
     panel = page.locator(".panel").bounding_box()
     assert panel["x"] >= 0 and panel["y"] >= 0
     assert panel["x"] + panel["width"] <= width and panel["y"] + panel["height"] <= height
-    overflowing = shadow_eval(page, """
+    overflowing = shadow_eval(
+        page,
+        """
         const panel = root.querySelector('.panel').getBoundingClientRect();
         const out = [];
         for (const el of root.querySelectorAll('.panel *')) {
@@ -308,7 +329,8 @@ def test_the_panel_fits_the_screen_and_nothing_overflows(browser, website, width
         }
         const log = root.querySelector('.log');
         if (log.scrollWidth > log.clientWidth) out.push('log scrolls sideways');
-        return out;""")
+        return out;""",
+    )
     assert overflowing == []
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

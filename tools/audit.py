@@ -86,9 +86,22 @@ def describe(verdict: Verdict) -> List[str]:
 
 def run_pip_audit(pip_audit: str, requirements: Path) -> Dict[str, Any]:
     completed = subprocess.run(
-        [pip_audit, "-r", str(requirements), "--no-deps", "--disable-pip", "--progress-spinner", "off",
-         "--format", "json", "--timeout", "20"],
-        capture_output=True, text=True, timeout=900,
+        [
+            pip_audit,
+            "-r",
+            str(requirements),
+            "--no-deps",
+            "--disable-pip",
+            "--progress-spinner",
+            "off",
+            "--format",
+            "json",
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     try:
         return json.loads(completed.stdout)

@@ -87,6 +87,7 @@ SERVE_ENV: Dict[str, str] = {}
 
 # --- figures ---------------------------------------------------------------------------------------
 
+
 def ratio(ours: float, stock: float) -> float:
     return ours / stock if stock else float("inf")
 
@@ -117,6 +118,7 @@ def process_tree(pid: int) -> List[int]:
 
 # --- servers ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class Served:
     """One assistant's processes while it is being measured."""
@@ -145,8 +147,10 @@ def post_once(url: str, sender: str, text: str, timeout: float = 5) -> Optional[
     import urllib.request
 
     request = urllib.request.Request(
-        url, data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        url,
+        data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
@@ -162,7 +166,9 @@ def start(name: str, commands: List[List[str]], cwd: Path, env: Dict[str, str], 
     for number, command in enumerate(commands):
         log = logs / f"{name}-{number}.log"
         served.logs.append(log)
-        served.processes.append(subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT))
+        served.processes.append(
+            subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        )
     while time.monotonic() - began < OPEN_TIMEOUT_SECONDS:
         if any(p.poll() is not None for p in served.processes):
             served.stop()
@@ -177,8 +183,20 @@ def start(name: str, commands: List[List[str]], cwd: Path, env: Dict[str, str], 
 
 def serve_stock(project: Path, model: Path, logs: Path) -> Served:
     port = free_port()
-    command = [str(BIN / "rasa"), "run", "-m", str(model), "--interface", "127.0.0.1", "--port", str(port),
-               "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+    command = [
+        str(BIN / "rasa"),
+        "run",
+        "-m",
+        str(model),
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--endpoints",
+        "endpoints.yml",
+        "--credentials",
+        "credentials.yml",
+    ]
     return start("stock", [command], project, server_env(), port, logs)
 
 
@@ -206,7 +224,10 @@ def timed_train(name: str, project: Path, cache: Path, out: Path, env: Dict[str,
     began = time.monotonic()
     completed = subprocess.run(
         [*TRAIN_COMMANDS[name], "--fixed-model-name", "bench", "--out", str(out)],
-        cwd=project, env=dict(env, RASA_CACHE_DIRECTORY=str(cache)), capture_output=True, text=True,
+        cwd=project,
+        env=dict(env, RASA_CACHE_DIRECTORY=str(cache)),
+        capture_output=True,
+        text=True,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"training in {project} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
@@ -225,7 +246,10 @@ def make_stock(work: Path) -> Path:
     project.mkdir()
     completed = subprocess.run(
         [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(project)],
-        cwd=work, env=dict(server_env(), RASA_CACHE_DIRECTORY=str(work / "init-cache")), capture_output=True, text=True,
+        cwd=work,
+        env=dict(server_env(), RASA_CACHE_DIRECTORY=str(work / "init-cache")),
+        capture_output=True,
+        text=True,
     )
     if completed.returncode != 0 or not (project / "domain.yml").exists():
         raise RuntimeError(f"rasa init failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
@@ -260,6 +284,7 @@ def train_both(work: Path) -> Dict[str, Dict[str, float]]:
 
 
 # --- load ------------------------------------------------------------------------------------------
+
 
 async def one_level(url: str, conversations: int, messages: int, offset: int) -> Dict[str, float]:
     """``conversations`` visitors at once until ``messages`` are answered; each message on a new connection."""
@@ -300,9 +325,13 @@ async def one_level(url: str, conversations: int, messages: int, offset: int) ->
     await asyncio.gather(*(visitor(n) for n in range(conversations)))
     wall = time.perf_counter() - began
     return {
-        "messages": len(latencies), "failures": failures, "empty_replies": empty, "seconds": wall,
+        "messages": len(latencies),
+        "failures": failures,
+        "empty_replies": empty,
+        "seconds": wall,
         "per_second": len(latencies) / wall,
-        "p50_ms": percentile(latencies, 50) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
     }
 
@@ -321,14 +350,20 @@ def measure(servers: Sequence[Served], repeats: int, messages_1: int, messages_2
             for served in order:
                 run = asyncio.run(one_level(served.url, int(level), count, repeat * 3))
                 results[served.name][level].append(run)
-                print(f"  {served.name:5} {level:>2} conversations, run {repeat + 1}: {run['per_second']:.1f} msg/s, "
-                      f"p50 {run['p50_ms']:.0f} ms, p95 {run['p95_ms']:.0f} ms, failures {run['failures']}, "
-                      f"empty replies {run['empty_replies']}", flush=True)
-    return {name: {level: {"runs": runs, "median": median_runs(runs)} for level, runs in levels.items()}
-            for name, levels in results.items()}
+                print(
+                    f"  {served.name:5} {level:>2} conversations, run {repeat + 1}: {run['per_second']:.1f} msg/s, "
+                    f"p50 {run['p50_ms']:.0f} ms, p95 {run['p95_ms']:.0f} ms, failures {run['failures']}, "
+                    f"empty replies {run['empty_replies']}",
+                    flush=True,
+                )
+    return {
+        name: {level: {"runs": runs, "median": median_runs(runs)} for level, runs in levels.items()}
+        for name, levels in results.items()
+    }
 
 
 # --- report ----------------------------------------------------------------------------------------
+
 
 def summarise(figures: Dict[str, Dict[str, float]]) -> Dict[str, Dict[str, float]]:
     """Ratios ours/stock of the figures the targets are set on."""
@@ -365,11 +400,19 @@ def table(figures: Dict[str, Dict[str, float]], verdicts: Dict[str, Dict[str, fl
 def flatten(served: Served, levels: Dict[str, Dict], training: Dict[str, float]) -> Dict[str, float]:
     one, twenty = levels["1"]["median"], levels["20"]["median"]
     return {
-        "throughput_20": twenty["per_second"], "p50_20": twenty["p50_ms"], "p95_20": twenty["p95_ms"],
-        "p99_20": twenty["p99_ms"], "throughput_1": one["per_second"], "p50_1": one["p50_ms"],
-        "p95_1": one["p95_ms"], "p99_1": one["p99_ms"], "ready_seconds": served.ready_seconds,
-        "peak_memory_mb": served.peak_memory_mb(), "failures": one["failures"] + twenty["failures"],
-        "cold_train_seconds": training["cold_train_seconds"], "retrain_seconds": training["retrain_seconds"],
+        "throughput_20": twenty["per_second"],
+        "p50_20": twenty["p50_ms"],
+        "p95_20": twenty["p95_ms"],
+        "p99_20": twenty["p99_ms"],
+        "throughput_1": one["per_second"],
+        "p50_1": one["p50_ms"],
+        "p95_1": one["p95_ms"],
+        "p99_1": one["p99_ms"],
+        "ready_seconds": served.ready_seconds,
+        "peak_memory_mb": served.peak_memory_mb(),
+        "failures": one["failures"] + twenty["failures"],
+        "cold_train_seconds": training["cold_train_seconds"],
+        "retrain_seconds": training["retrain_seconds"],
     }
 
 
@@ -388,11 +431,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     servers: List[Served] = []
     try:
-        print("bench: generating Rasa's starter project and training both, cold then after one edited answer", flush=True)
+        print(
+            "bench: generating Rasa's starter project and training both, cold then after one edited answer", flush=True
+        )
         training = train_both(work)
         for name in ("stock", "ours"):
-            print(f"  {name:5} cold training {training[name]['cold_train_seconds']:.1f} s, "
-                  f"retraining {training[name]['retrain_seconds']:.1f} s", flush=True)
+            print(
+                f"  {name:5} cold training {training[name]['cold_train_seconds']:.1f} s, "
+                f"retraining {training[name]['retrain_seconds']:.1f} s",
+                flush=True,
+            )
         # Each is started alone, so neither's start is slowed by the other's.
         stock = serve_stock(work / "stock", Path(training["stock"]["model"]), logs)
         servers.append(stock)
@@ -402,7 +450,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  ours  ready in {ours.ready_seconds:.1f} s", flush=True)
         levels = measure(servers, args.repeats, args.messages_1, args.messages_20)
         figures = {s.name: flatten(s, levels[s.name], training[s.name]) for s in servers}
-    except Exception as failure:  # the run itself failed: say why, keep nothing half-written
+    except Exception as failure:  # noqa: BLE001 - the run itself failed: say why, keep nothing half-written
         print(f"bench: FAILED TO RUN: {failure}", flush=True)
         return 2
     finally:
@@ -425,19 +473,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         + ("ALL TARGETS MET" if not missed and not failures else "MISSED " + ", ".join(missed or ["(failed requests)"]))
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "when": when, "note": args.note, "figures": figures, "verdicts": verdicts, "retrain_share": retrain_share,
-        "levels": levels, "settings": {"repeats": args.repeats, "messages_1": args.messages_1,
-                                        "messages_20": args.messages_20, "serve_env": SERVE_ENV},
-        "summary": summary,
-    }, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "when": when,
+                "note": args.note,
+                "figures": figures,
+                "verdicts": verdicts,
+                "retrain_share": retrain_share,
+                "levels": levels,
+                "settings": {
+                    "repeats": args.repeats,
+                    "messages_1": args.messages_1,
+                    "messages_20": args.messages_20,
+                    "serve_env": SERVE_ENV,
+                },
+                "summary": summary,
+            },
+            indent=2,
+        )
+    )
     if not args.no_log:
         with LOG.open("a") as log:
-            log.write(f"\n## {when}: {args.note or 'no note'}\n\n"
-                      f"{args.repeats} repeats, {args.messages_1} messages at 1 conversation and {args.messages_20} "
-                      f"at 20 per run, medians. Served with {SERVE_ENV or 'the defaults'}.\n\n"
-                      + "\n".join(lines) + f"\n\nRetraining after one edited answer: {retrain_share:.2f} of a cold "
-                      f"training (target under 0.33).\n\n`{summary}`\n")
+            log.write(
+                f"\n## {when}: {args.note or 'no note'}\n\n"
+                f"{args.repeats} repeats, {args.messages_1} messages at 1 conversation and {args.messages_20} "
+                f"at 20 per run, medians. Served with {SERVE_ENV or 'the defaults'}.\n\n"
+                + "\n".join(lines)
+                + f"\n\nRetraining after one edited answer: {retrain_share:.2f} of a cold "
+                f"training (target under 0.33).\n\n`{summary}`\n"
+            )
     print("\n".join(lines))
     print(summary)
     return 0 if not missed and not failures else 1

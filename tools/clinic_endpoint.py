@@ -83,9 +83,7 @@ class ClinicEndpoint:
         self._stopped.clear()
         self._server = _Server(("127.0.0.1", self.port), self._handler_class())
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

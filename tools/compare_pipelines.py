@@ -136,10 +136,8 @@ def cross_validate(config_path: Path, folds: int) -> List[Dict[str, Any]]:
     from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from rasa.shared.nlu.training_data.training_data import TrainingData as TD
-
     files = sorted((ROOT / "data" / "faq").glob("*.yml")) + sorted((ROOT / "data" / "nlu").glob("*.yml"))
-    data = TD().merge(*[load_data(str(f)) for f in files])
+    data = TrainingData().merge(*[load_data(str(f)) for f in files])
     examples = [m for m in data.training_examples if m.get("text")]
     buckets = stratified_folds(examples, folds)
     config = zero_thresholds(yaml.safe_load(config_path.read_text()))
@@ -156,7 +154,9 @@ def cross_validate(config_path: Path, folds: int) -> List[Dict[str, Any]]:
             nlu_file.write_text(fold_data.nlu_as_yaml())
             started = time.monotonic()
             model = train_nlu(
-                str(tmp_dir / "config.yml"), str(nlu_file), str(tmp_dir / "models"),
+                str(tmp_dir / "config.yml"),
+                str(nlu_file),
+                str(tmp_dir / "models"),
                 fixed_model_name=f"fold{index}",
             )
             print(f"  fold {index + 1}/{folds} trained in {time.monotonic() - started:.0f}s", flush=True)
@@ -202,9 +202,10 @@ def main() -> int:
         for row in rows:
             if row["topic"] > best_topic:
                 best_topic = row["topic"]
-                print("  frontier: " + ", ".join(
-                    f"{k}={v:.2f}" if k.endswith(("_t", "_a")) else f"{k} {v:.1%}" for k, v in row.items()
-                ))
+                print(
+                    "  frontier: "
+                    + ", ".join(f"{k}={v:.2f}" if k.endswith(("_t", "_a")) else f"{k} {v:.1%}" for k, v in row.items())
+                )
         print(f"  ({time.monotonic() - started:.0f}s)", flush=True)
     return 0
 

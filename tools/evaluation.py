@@ -76,9 +76,7 @@ class HeldoutReport:
         """One line with every figure the held-out files gave."""
         parts = []
         if self.topic_total:
-            parts.append(
-                f"held-out topic accuracy {self.topic_accuracy:.1%} ({self.topic_correct}/{self.topic_total})"
-            )
+            parts.append(f"held-out topic accuracy {self.topic_accuracy:.1%} ({self.topic_correct}/{self.topic_total})")
         if self.off_topic_total:
             parts.append(
                 f"off-topic handled {self.off_topic_accuracy:.1%} ({self.off_topic_correct}/{self.off_topic_total})"
@@ -101,7 +99,12 @@ def load_heldout(*paths: Path) -> Dict[str, Any]:
     ``intents: {intent: [messages]}``, and the safety lists ``red_flag``, ``not_red_flag`` and
     ``precautions`` (any of them), merged when several files are given."""
     merged: Dict[str, Any] = {
-        "topics": {}, "off_topic": [], "intents": {}, "red_flag": [], "not_red_flag": [], "precautions": [],
+        "topics": {},
+        "off_topic": [],
+        "intents": {},
+        "red_flag": [],
+        "not_red_flag": [],
+        "precautions": [],
     }
     for path in paths:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -181,8 +184,12 @@ async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
     )
     report.false_alarms = report.calm_total - calm_correct
     report.precautions_correct, report.precautions_total = await _count(
-        parse, heldout.get("precautions") or [], predicted_label, lambda p: p == "faq/precautions",
-        "faq/precautions", report.misses,
+        parse,
+        heldout.get("precautions") or [],
+        predicted_label,
+        lambda p: p == "faq/precautions",
+        "faq/precautions",
+        report.misses,
     )
     return report
 

@@ -87,7 +87,7 @@ def read_topic(path: Path) -> tuple:
     if not first.startswith("# Sources:"):
         problems.append(Problem(path, 1, "first line must be '# Sources: <article file>, ...'"))
     else:
-        sources = [s.strip() for s in first[len("# Sources:"):].split(",") if s.strip()]
+        sources = [s.strip() for s in first[len("# Sources:") :].split(",") if s.strip()]
         if not sources:
             problems.append(Problem(path, 1, "the Sources line names no article"))
         for source in sources:
@@ -108,9 +108,7 @@ def read_topic(path: Path) -> tuple:
         if not label:
             problems.append(Problem(path, line_of(lines, "intent:"), "add 'metadata: {label: ...}', the button text"))
         elif len(str(label)) > MAX_LABEL_CHARS:
-            problems.append(
-                Problem(path, line_of(lines, "label:"), f"label longer than {MAX_LABEL_CHARS} characters")
-            )
+            problems.append(Problem(path, line_of(lines, "label:"), f"label longer than {MAX_LABEL_CHARS} characters"))
         examples = _examples(block)
         if len(examples) < MIN_EXAMPLES:
             problems.append(
@@ -124,9 +122,7 @@ def read_topic(path: Path) -> tuple:
         for example in examples:
             key = normalise(example)
             if key in seen:
-                problems.append(
-                    Problem(path, line_of(lines, f"- {example}"), f"example repeated: '{example}'")
-                )
+                problems.append(Problem(path, line_of(lines, f"- {example}"), f"example repeated: '{example}'"))
             seen[key] = example
 
     responses = document.get("responses") or {}

@@ -28,8 +28,12 @@ def free_port() -> int:
 def server_env(**extra: str) -> Dict[str, str]:
     """The environment every server started here gets (as the Makefile and scripts/serve.sh set it), plus ``extra``."""
     return dict(
-        os.environ, PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2",
-        RASA_TELEMETRY_ENABLED="false", **extra,
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false",
+        **extra,
     )
 
 
@@ -76,12 +80,26 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 24
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s; log:\n{log.read_text()[-3000:]}")
 
 
-def rasa_command(model: Path, port: int, endpoints: Path, credentials: Path = ROOT / "credentials.yml",
-                 extra: Sequence[str] = ()) -> List[str]:
+def rasa_command(
+    model: Path, port: int, endpoints: Path, credentials: Path = ROOT / "credentials.yml", extra: Sequence[str] = ()
+) -> List[str]:
     """How the project starts Rasa (``python -m runtime.serve``) on loopback ``port``."""
     return [
-        str(BIN / "python"), "-m", "runtime.serve", "run", "-m", str(model), "--interface", "127.0.0.1",
-        "--port", str(port), "--endpoints", str(endpoints), "--credentials", str(credentials), *extra,
+        str(BIN / "python"),
+        "-m",
+        "runtime.serve",
+        "run",
+        "-m",
+        str(model),
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(credentials),
+        *extra,
     ]
 
 
@@ -143,9 +161,7 @@ class RunningAssistant:
     def say(self, sender: str, message: str) -> List[Dict[str, Any]]:
         """Sends a visitor message through the REST channel; returns the bot's messages."""
         body = json.dumps({"sender": sender, "message": message}).encode()
-        status, replies = self.request(
-            "POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
-        )
+        status, replies = self.request("POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
         assert status == 200, (status, replies)
         return replies
 
@@ -184,7 +200,10 @@ class RunningAssistant:
 
 
 def start_assistant(
-    model: Path, workdir: Path, env: Optional[Dict[str, str]] = None, rasa_args: Optional[List[str]] = None,
+    model: Path,
+    workdir: Path,
+    env: Optional[Dict[str, str]] = None,
+    rasa_args: Optional[List[str]] = None,
     credentials: Optional[Path] = None,
 ) -> RunningAssistant:
     """Starts the action server and Rasa (REST channel, HTTP API off) with ``model``.
@@ -204,7 +223,9 @@ def start_assistant(
     assistant.env = env
     commands = {
         "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],
-        "rasa": rasa_command(model, assistant.rasa_port, endpoints, credentials or ROOT / "credentials.yml", rasa_args or ()),
+        "rasa": rasa_command(
+            model, assistant.rasa_port, endpoints, credentials or ROOT / "credentials.yml", rasa_args or ()
+        ),
     }
     assistant.commands = commands
     try:

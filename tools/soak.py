@@ -131,8 +131,26 @@ TIMES = (
 CONSENTS = ("yes", "yes, I agree", "/affirm")  # /affirm: the "Yes, I agree" button
 CONFIRMATIONS = ("yes", "yes please send it", "/affirm")
 FIRST_NAMES = (
-    "Orla", "Caspian", "Thessaly", "Bramwell", "Isolde", "Peregrine", "Marisol", "Evander", "Ottoline", "Lucan",
-    "Seraphine", "Tobiah", "Wrenna", "Alaric", "Briony", "Cosimo", "Delphine", "Ignatius", "Juniper", "Leander",
+    "Orla",
+    "Caspian",
+    "Thessaly",
+    "Bramwell",
+    "Isolde",
+    "Peregrine",
+    "Marisol",
+    "Evander",
+    "Ottoline",
+    "Lucan",
+    "Seraphine",
+    "Tobiah",
+    "Wrenna",
+    "Alaric",
+    "Briony",
+    "Cosimo",
+    "Delphine",
+    "Ignatius",
+    "Juniper",
+    "Leander",
 )
 SURNAME_PARTS = (
     ("Vel", "Quor", "Bram", "Tesk", "Marl", "Zon", "Hald", "Criv", "Dor", "Yss"),
@@ -140,8 +158,17 @@ SURNAME_PARTS = (
     ("row", "wick", "mere", "by", "stone", "dale", "holt", "ford", "lyn", "worth"),
 )
 BAD_KINDS = (
-    "empty", "whitespace", "huge", "too_long", "not_json", "json_array", "no_sender", "nul", "slash_only",
-    "form_post", "foreign_origin",
+    "empty",
+    "whitespace",
+    "huge",
+    "too_long",
+    "not_json",
+    "json_array",
+    "no_sender",
+    "nul",
+    "slash_only",
+    "form_post",
+    "foreign_origin",
 )
 
 
@@ -176,8 +203,13 @@ def person(index: int, contact_style: int = 0) -> Person:
     surname = "".join(parts)
     area = PHONE_AREAS[index // 99 % len(PHONE_AREAS)]
     line = f"01{index % 99 + 1:02d}"  # 0101-0199; 0100 is the clinic's own number
-    forms = (f"({area}) 555-{line}", f"{area}-555-{line}", f"{area}.555.{line}", f"+1 {area} 555 {line}",
-             f"{area} 555 {line}")
+    forms = (
+        f"({area}) 555-{line}",
+        f"{area}-555-{line}",
+        f"{area}.555.{line}",
+        f"+1 {area} 555 {line}",
+        f"{area} 555 {line}",
+    )
     email = f"{first.lower()}.{surname.lower()}@mail.example"
     style = contact_style % 7
     if style < 5:  # a phone only, in the style-th typed form, sometimes in a sentence
@@ -276,15 +308,22 @@ def bad_request(kind: str, sender: str) -> Tuple[bytes, Dict[str, str], Tuple[in
         "no_sender": (body({"message": "does it hurt?"}), json_headers, (400,)),
         "nul": (body({"sender": sender, "message": "does it\x00 hurt?"}), json_headers, (400,)),
         "slash_only": (body({"sender": sender, "message": " / "}), json_headers, (400,)),
-        "form_post": (b"sender=" + sender.encode() + b"&message=hi",
-                      {"Content-Type": "application/x-www-form-urlencoded"}, (415,)),
-        "foreign_origin": (body({"sender": sender, "message": "hi"}),
-                           {**json_headers, "Origin": "https://evil.example"}, (403,)),
+        "form_post": (
+            b"sender=" + sender.encode() + b"&message=hi",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            (415,),
+        ),
+        "foreign_origin": (
+            body({"sender": sender, "message": "hi"}),
+            {**json_headers, "Origin": "https://evil.example"},
+            (403,),
+        ),
     }
     return table[kind]
 
 
 # --- figures -----------------------------------------------------------------------------------
+
 
 def growth_percent(first: float, last: float) -> float:
     """How much ``last`` grew over ``first``, in percent (negative: it shrank)."""
@@ -327,8 +366,11 @@ def reconcile(confirmed: Sequence[Mapping[str, Any]], stored: Sequence[Mapping[s
     confirmed_by_reference = {booking["reference"]: booking for booking in confirmed}
     lost = sorted(ref for ref in confirmed_by_reference if ref not in stored_by_reference)
     unexpected = sorted(ref for ref in stored_by_reference if ref not in confirmed_by_reference)
-    duplicated = [f"reference {ref} stored {len(rows)} times" for ref, rows in sorted(stored_by_reference.items())
-                  if len(rows) > 1]
+    duplicated = [
+        f"reference {ref} stored {len(rows)} times"
+        for ref, rows in sorted(stored_by_reference.items())
+        if len(rows) > 1
+    ]
     if len(confirmed_by_reference) < len(confirmed):
         duplicated.append(f"{len(confirmed) - len(confirmed_by_reference)} references confirmed twice")
     for column in ("name", "phone", "email"):
@@ -338,8 +380,10 @@ def reconcile(confirmed: Sequence[Mapping[str, Any]], stored: Sequence[Mapping[s
                 seen[row[column]] = seen.get(row[column], 0) + 1
         duplicated += [f"one {column} stored {count} times" for count in seen.values() if count > 1]
     mismatched = sorted(
-        ref for ref, booking in confirmed_by_reference.items()
-        if ref in stored_by_reference and any(
+        ref
+        for ref, booking in confirmed_by_reference.items()
+        if ref in stored_by_reference
+        and any(
             (row.get("name"), row.get("phone"), row.get("email"))
             != (booking.get("name"), booking.get("phone"), booking.get("email"))
             for row in stored_by_reference[ref]
@@ -352,8 +396,13 @@ def masked(text: str, who: Optional[Person]) -> str:
     """``text`` with the person's name, phone and email replaced by placeholders (for the results file)."""
     if who is None:
         return text
-    for detail, placeholder in ((who.email, "<email>"), (who.phone_typed, "<phone>"), (who.phone_e164, "<phone>"),
-                                (who.name, "<name>"), (who.surname, "<surname>")):
+    for detail, placeholder in (
+        (who.email, "<email>"),
+        (who.phone_typed, "<phone>"),
+        (who.phone_e164, "<phone>"),
+        (who.name, "<name>"),
+        (who.surname, "<surname>"),
+    ):
         if detail:
             text = re.sub(re.escape(detail), placeholder, text, flags=re.IGNORECASE)
     return text
@@ -386,6 +435,7 @@ def read_cpu_seconds(pid: int) -> Optional[float]:
 
 
 # --- the load ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Tally:
@@ -508,8 +558,10 @@ class Load:
                     )
                 elif NOT_SAVED in text:
                     tally.not_saved += 1
-            on_script = bool(REFERENCE.search(text)) if step.expect == "REFERENCE" else (
-                step.expect is None or step.expect in text
+            on_script = (
+                bool(REFERENCE.search(text))
+                if step.expect == "REFERENCE"
+                else (step.expect is None or step.expect in text)
             )
             if not on_script:
                 label = f"step {number + 1} ({step.expect})"
@@ -529,8 +581,9 @@ class Load:
             await asyncio.sleep(rng.uniform(*THINK_SECONDS))
 
 
-async def sample_memory(pids: Mapping[str, int], started: float, stop: asyncio.Event,
-                        samples: Dict[str, List[Tuple[float, float]]]) -> None:
+async def sample_memory(
+    pids: Mapping[str, int], started: float, stop: asyncio.Event, samples: Dict[str, List[Tuple[float, float]]]
+) -> None:
     """Appends ``(seconds since start, VmRSS kB)`` per process to ``samples`` once a second."""
     while not stop.is_set():
         at = time.monotonic() - started
@@ -544,8 +597,9 @@ async def sample_memory(pids: Mapping[str, int], started: float, stop: asyncio.E
             pass
 
 
-async def run_load(base_url: str, pids: Mapping[str, int], conversations: int, seconds: float,
-                   seed: int, answers: Iterable[str]) -> Tuple[Load, Dict[str, List[Tuple[float, float]]], float]:
+async def run_load(
+    base_url: str, pids: Mapping[str, int], conversations: int, seconds: float, seed: int, answers: Iterable[str]
+) -> Tuple[Load, Dict[str, List[Tuple[float, float]]], float]:
     """Runs the visitors until the time is up and their last requests are answered.
 
     Returns:
@@ -582,6 +636,7 @@ async def run_load(base_url: str, pids: Mapping[str, int], conversations: int, s
 
 # --- the report --------------------------------------------------------------------------------
 
+
 def memory_change(first_kb: float, last_kb: float) -> Dict[str, float]:
     return {"first_mb": first_kb / 1024, "last_mb": last_kb / 1024, "growth_percent": growth_percent(first_kb, last_kb)}
 
@@ -604,9 +659,16 @@ def memory_figures(samples: Mapping[str, Sequence[Tuple[float, float]]], window:
     return figures
 
 
-def summarise(load: Load, memory: Mapping[str, Any], stored: Sequence[Mapping[str, Any]],
-              delivered: Sequence[str], deliveries_received: int, rejected_signatures: int,
-              log_text: str, ended: float) -> Dict[str, Any]:
+def summarise(
+    load: Load,
+    memory: Mapping[str, Any],
+    stored: Sequence[Mapping[str, Any]],
+    delivered: Sequence[str],
+    deliveries_received: int,
+    rejected_signatures: int,
+    log_text: str,
+    ended: float,
+) -> Dict[str, Any]:
     """Every figure the soak reports, as plain JSON-ready values."""
     tally = load.tally
     statuses: Dict[str, int] = {}
@@ -614,8 +676,9 @@ def summarise(load: Load, memory: Mapping[str, Any], stored: Sequence[Mapping[st
         key = str(status) if status is not None else (error or "error").split(":")[0]
         statuses[key] = statuses.get(key, 0) + 1
     latencies = [latency * 1000 for _, status, latency, _ in tally.requests if status is not None]
-    answered = [latency * 1000 for kind, status, latency, _ in tally.requests
-                if status == 200 and not kind.startswith("bad")]
+    answered = [
+        latency * 1000 for kind, status, latency, _ in tally.requests if status == 200 and not kind.startswith("bad")
+    ]
     stored_references = [row["reference"] for row in stored]
     booking_checks = reconcile(tally.confirmed, stored)
     details = [detail for who in tally.people for detail in who.details()]
@@ -626,8 +689,10 @@ def summarise(load: Load, memory: Mapping[str, Any], stored: Sequence[Mapping[st
         "load_overran": tally.overran,
         "conversations_started": sum(tally.conversations_started.values()),
         "conversations_finished": sum(tally.conversations_finished.values()),
-        "conversations_by_kind": {kind: {"started": count, "finished": tally.conversations_finished.get(kind, 0)}
-                                  for kind, count in sorted(tally.conversations_started.items())},
+        "conversations_by_kind": {
+            kind: {"started": count, "finished": tally.conversations_finished.get(kind, 0)}
+            for kind, count in sorted(tally.conversations_started.items())
+        },
         "conversations_cut_short_at_the_end": tally.conversations_cut_short,
         "requests_sent": len(tally.requests),
         "bad_requests_sent": sum(1 for kind, *_ in tally.requests if kind.startswith("bad:")),
@@ -657,8 +722,10 @@ def summarise(load: Load, memory: Mapping[str, Any], stored: Sequence[Mapping[st
         "deliveries_unknown": len(unique_delivered - set(stored_references)),
         "rejected_signatures": rejected_signatures,
         "latency_ms": {
-            "all_p50": percentile(latencies, 50), "all_p95": percentile(latencies, 95),
-            "answered_p50": percentile(answered, 50), "answered_p95": percentile(answered, 95),
+            "all_p50": percentile(latencies, 50),
+            "all_p95": percentile(latencies, 95),
+            "answered_p50": percentile(answered, 50),
+            "answered_p95": percentile(answered, 95),
             "max": max(latencies) if latencies else None,
         },
         "memory": memory,
@@ -675,14 +742,22 @@ def failures(figures: Mapping[str, Any]) -> List[str]:
     """Why the soak failed; empty when it passed."""
     reasons = []
     for key, words in (
-        ("status_5xx", "5xx answers"), ("status_429", "429 answers"), ("connection_errors", "connection errors"),
-        ("timeouts", "timeouts"), ("unexpected_statuses", "unexpected statuses"),
-        ("no_reply_answers", "'couldn't answer' replies"), ("bookings_lost", "bookings lost"),
-        ("bookings_duplicated", "bookings duplicated"), ("bookings_unexpected", "bookings stored unconfirmed"),
+        ("status_5xx", "5xx answers"),
+        ("status_429", "429 answers"),
+        ("connection_errors", "connection errors"),
+        ("timeouts", "timeouts"),
+        ("unexpected_statuses", "unexpected statuses"),
+        ("no_reply_answers", "'couldn't answer' replies"),
+        ("bookings_lost", "bookings lost"),
+        ("bookings_duplicated", "bookings duplicated"),
+        ("bookings_unexpected", "bookings stored unconfirmed"),
         ("bookings_mismatched", "bookings stored with other details"),
-        ("bookings_not_saved", "bookings refused with 'could not save'"), ("load_overran", "load overran"),
-        ("bookings_undelivered", "bookings undelivered"), ("deliveries_repeated", "deliveries repeated"),
-        ("deliveries_unknown", "unknown deliveries"), ("rejected_signatures", "bad signatures"),
+        ("bookings_not_saved", "bookings refused with 'could not save'"),
+        ("load_overran", "load overran"),
+        ("bookings_undelivered", "bookings undelivered"),
+        ("deliveries_repeated", "deliveries repeated"),
+        ("deliveries_unknown", "unknown deliveries"),
+        ("rejected_signatures", "bad signatures"),
         ("contact_details_in_logs", "contact details in logs"),
     ):
         value = figures.get(key)
@@ -705,6 +780,7 @@ def failures(figures: Mapping[str, Any]) -> List[str]:
 
 def report_lines(figures: Mapping[str, Any]) -> List[str]:
     """The figures as readable lines."""
+
     def ms(value: Optional[float]) -> str:
         return "-" if value is None else f"{value:.0f} ms"
 
@@ -735,8 +811,10 @@ def report_lines(figures: Mapping[str, Any]) -> List[str]:
         f"latency: p50 {ms(latency['all_p50'])}, p95 {ms(latency['all_p95'])} (answered messages: "
         f"p50 {ms(latency['answered_p50'])}, p95 {ms(latency['answered_p95'])}), max {ms(latency['max'])}",
     ]
-    lines.append("cpu over the load (% of one core): "
-                 + ", ".join(f"{name} {value:.0f}%" for name, value in figures["cpu_percent_of_one_core"].items()))
+    lines.append(
+        "cpu over the load (% of one core): "
+        + ", ".join(f"{name} {value:.0f}%" for name, value in figures["cpu_percent_of_one_core"].items())
+    )
     for name, values in figures["memory"].items():
         lines.append(
             f"memory {name}: first window {values['first_mb']:.1f} MB, last window {values['last_mb']:.1f} MB, "
@@ -751,6 +829,7 @@ def report_lines(figures: Mapping[str, Any]) -> List[str]:
 
 # --- the servers -------------------------------------------------------------------------------
 
+
 class HardTimeout(Exception):
     """The whole soak took longer than its bound."""
 
@@ -762,8 +841,14 @@ def stored_bookings(db_url: str) -> List[Dict[str, Any]]:
     store = BookingStore(db_url).open()
     try:
         return [
-            {"reference": row.reference, "kind": row.kind, "name": row.name, "phone": row.phone, "email": row.email,
-             "attempts": max((status.attempts for status in row.deliveries), default=0)}
+            {
+                "reference": row.reference,
+                "kind": row.kind,
+                "name": row.name,
+                "phone": row.phone,
+                "email": row.email,
+                "attempts": max((status.attempts for status in row.deliveries), default=0),
+            }
             for row in store.list()
         ]
     finally:
@@ -838,14 +923,18 @@ def soak(conversations: int, seconds: float, window: float, out: Path, seed: int
         began = time.monotonic()
         assistant = start_assistant(MODEL_PATH, workdir, env)
         pids = {"rasa": assistant.processes[1].pid, "actions": assistant.processes[0].pid}
-        print(f"soak: servers up in {time.monotonic() - began:.0f} s; {conversations} visitors for {seconds:.0f} s "
-              f"(seed {seed})", flush=True)
+        print(
+            f"soak: servers up in {time.monotonic() - began:.0f} s; {conversations} visitors for {seconds:.0f} s "
+            f"(seed {seed})",
+            flush=True,
+        )
         trouble_stop = threading.Event()
         trouble = threading.Thread(target=endpoint_trouble, args=(endpoint, seconds, trouble_stop), daemon=True)
         trouble.start()
         try:
-            load, samples, ended = asyncio.run(run_load(assistant.base_url, pids, conversations, seconds, seed,
-                                                        faq_answers()))
+            load, samples, ended = asyncio.run(
+                run_load(assistant.base_url, pids, conversations, seconds, seed, faq_answers())
+            )
         finally:
             trouble_stop.set()
             trouble.join(timeout=30)
@@ -855,15 +944,20 @@ def soak(conversations: int, seconds: float, window: float, out: Path, seed: int
         time.sleep(1.0)  # a repeated delivery would arrive now
         delivered = endpoint.unique_references()
         received = len(endpoint.received)
-        exited = [name for name, process in zip(("actions", "rasa"), assistant.processes) if process.poll() is not None]
+        exited = [
+            name
+            for name, process in zip(("actions", "rasa"), assistant.processes, strict=True)
+            if process.poll() is not None
+        ]
         assistant.stop()
         try:
             # The last window is the load's last ``window`` seconds (the few seconds of draining are not in it).
             memory = memory_figures(samples, window, seconds)
         except ValueError:  # a server stopped answering /proc: no figures, and the verdict says so
             memory = {}
-        figures = summarise(load, memory, stored, delivered, received,
-                            endpoint.rejected_signatures, assistant.log_text(), ended)
+        figures = summarise(
+            load, memory, stored, delivered, received, endpoint.rejected_signatures, assistant.log_text(), ended
+        )
         figures["servers_exited_during_the_load"] = exited
         # Bookings whose delivery failed at least once (the outage) and still arrived once.
         figures["deliveries_retried"] = sum(1 for booking in stored if booking.get("attempts", 0) > 1)
@@ -880,8 +974,9 @@ def soak(conversations: int, seconds: float, window: float, out: Path, seed: int
             "reasons": reasons,
             "settings": {"conversations": conversations, "seconds": seconds, "window_seconds": window, "seed": seed},
             "figures": figures,
-            "memory_samples_kb": {name: [[round(at, 1), value] for at, value in values]
-                                  for name, values in samples.items()},
+            "memory_samples_kb": {
+                name: [[round(at, 1), value] for at, value in values] for name, values in samples.items()
+            },
         }
     finally:
         if assistant is not None:
@@ -894,10 +989,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=50, help="concurrent visitors (default 50)")
     parser.add_argument("--seconds", type=float, default=300, help="how long the load runs (default 300)")
-    parser.add_argument("--window-seconds", type=float, default=60,
-                        help="the first and last memory windows compared (default 60)")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "soak" / "soak.json",
-                        help="the JSON results file (default results/soak/soak.json)")
+    parser.add_argument(
+        "--window-seconds", type=float, default=60, help="the first and last memory windows compared (default 60)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "results" / "soak" / "soak.json",
+        help="the JSON results file (default results/soak/soak.json)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, printed)")
     args = parser.parse_args(argv)
     if args.conversations < 1 or args.seconds <= 0 or args.window_seconds <= 0:

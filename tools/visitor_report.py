@@ -152,7 +152,7 @@ def week_of(moment: datetime) -> str:
 
 def booking_weeks(url: str, since: datetime) -> Dict[Tuple[str, str], int]:
     """Booking and callback requests per ISO week from the booking store (``{}`` if there is none)."""
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         return {}
     engine = sa.create_engine(url)
     try:
@@ -180,9 +180,9 @@ def render(questions: List[Question], bookings: Dict[Tuple[str, str], int], days
     lines.append("Add good ones as examples to the right data/faq/<topic>.yml, then run `make check`:")
     for group in groups[:limit]:
         first = group.wordings[0]
-        lines.append(f"  {len(group.wordings):>3}x  last {group.latest:%Y-%m-%d}  \"{first.text}\"")
+        lines.append(f'  {len(group.wordings):>3}x  last {group.latest:%Y-%m-%d}  "{first.text}"')
         for other in group.wordings[1:3]:
-            lines.append(f"              also \"{other.text}\"")
+            lines.append(f'              also "{other.text}"')
     if not groups:
         lines.append("  (none)")
     lines.append("")
@@ -214,8 +214,7 @@ def load_rows(url: str, since: datetime) -> List[Tuple[str, str, Optional[str], 
                 return []
             result = connection.execute(
                 sa.text(
-                    "SELECT sender_id, type_name, action_name, data FROM events "
-                    "WHERE timestamp >= :since ORDER BY id"
+                    "SELECT sender_id, type_name, action_name, data FROM events WHERE timestamp >= :since ORDER BY id"
                 ),
                 {"since": since.timestamp()},
             )
@@ -226,7 +225,9 @@ def load_rows(url: str, since: datetime) -> List[Tuple[str, str, Optional[str], 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.visitor_report", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="conversation store URL (default: TRACKER_DB_URL, else endpoints.yml's tracker_store)")
+    parser.add_argument(
+        "--db", help="conversation store URL (default: TRACKER_DB_URL, else endpoints.yml's tracker_store)"
+    )
     parser.add_argument("--bookings-db", help="booking store URL (default: BOOKINGS_DB_URL or var/bookings.db)")
     parser.add_argument("--days", type=int, default=30, help="how far back to look (default 30)")
     args = parser.parse_args(argv)
@@ -234,8 +235,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     since = datetime.now(timezone.utc) - timedelta(days=args.days)
     url = args.db or tracker_db_url()
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        print(f"No conversations yet ({url[len('sqlite:///'):]} does not exist).")
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+        print(f"No conversations yet ({url[len('sqlite:///') :]} does not exist).")
         return 0
     questions = read_questions(load_rows(url, since))
     bookings = booking_weeks(args.bookings_db or settings.bookings_db_url(), since)

@@ -116,8 +116,7 @@ def widget_messages(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 def no_reply_text(clinic_phone: str) -> str:
     """What the widget shows when the assistant produced no reply at all."""
     return (
-        "Sorry, I couldn't answer that just now. Please try again in a moment, "
-        f"or call the clinic on {clinic_phone}."
+        f"Sorry, I couldn't answer that just now. Please try again in a moment, or call the clinic on {clinic_phone}."
     )
 
 
@@ -212,6 +211,7 @@ class WebsiteInput(InputChannel):
 
         # widget.js, widget.css, demo, demo.css: each file at its own name.
         for name in self.assets:
+
             async def asset(request: Request, name: str = name) -> HTTPResponse:
                 return self.serve_asset(request, name)
 
@@ -258,17 +258,21 @@ class WebsiteInput(InputChannel):
             try:
                 await on_new_message(
                     UserMessage(
-                        text, collector, message.sender,
-                        input_channel=self.name(), metadata=message.metadata,
+                        text,
+                        collector,
+                        message.sender,
+                        input_channel=self.name(),
+                        metadata=message.metadata,
                     )
                 )
             except asyncio.CancelledError:
                 logger.error("website channel: answering a message timed out")
                 return error(503, "the assistant took too long to answer; please try again", cors)
-            except Exception as failure:  # the visitor's text stays out of the log
+            except Exception as failure:  # noqa: BLE001 - answered with a 500; the visitor's text stays out of the log
                 logger.error(
                     "website channel: answering a message failed (%s)\n%s",
-                    type(failure).__name__, "".join(traceback.format_tb(failure.__traceback__)),
+                    type(failure).__name__,
+                    "".join(traceback.format_tb(failure.__traceback__)),
                 )
                 return error(500, "the assistant could not answer just now; please try again", cors)
             replies = widget_messages(collector.messages)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Optional
-from urllib.parse import urlsplit
 
 from clinic.profile import normalise_origin
 
