@@ -67,7 +67,7 @@ validate: $(SPACY_READY) ## Check the training data and domain (rasa data valida
 crossval: $(SPACY_READY) ## 5-fold cross-validation of the NLU pipeline (reports in results/crossval)
 	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 5 --out results/crossval
 
-heldout: $(MODEL) ## Score the model on the held-out questions (never trained on); figures for the README
+heldout: $(MODEL) ## Score the model on the held-out questions (never trained on); the figures in docs/figures.md
 	$(BIN)/python -m tools.evaluation $(MODEL) tests/heldout/faq_heldout.yml tests/heldout/clinic_heldout.yml \
 	  tests/heldout/red_flag_heldout.yml tests/heldout/red_flag_final.yml tests/heldout/precautions_heldout.yml
 	@echo "The unseen red-flag set (written after the safety net was built; never read message by message):"

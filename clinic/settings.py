@@ -1,6 +1,6 @@
 """Configuration from the environment, read in one place.
 
-Every variable the action server reads is listed here and in the README.
+Every variable the assistant reads is read here and listed in docs/configuration.md.
 Secrets (the webhook secret, the SMTP password) come only from the environment.
 ``delivery_settings()`` is read once at action-server start and checked there,
 so a half-configured hand-off stops the server with a message naming the variable.
@@ -258,5 +258,5 @@ def check_action_server_exposure(host: str, token: Optional[str]) -> None:
     if host not in LOOPBACK_HOSTS and not token:
         raise SettingsError(
             f"ACTION_SERVER_HOST={host} makes the action server reachable over the network: "
-            "set ACTION_SERVER_TOKEN too, and send it from endpoints.yml (see README)"
+            "set ACTION_SERVER_TOKEN too, and send it from endpoints.yml (see docs/configuration.md)"
         )

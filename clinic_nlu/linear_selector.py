@@ -6,7 +6,7 @@ features only (no pretrained vectors are available offline), a linear model
 over the same features generalises better and trains in seconds: on 3-fold
 cross-validation of this project's data it chose the right topic for 81.0% of
 unseen wordings against 77.8% for ``ResponseSelector`` (``tools/compare_pipelines.py``
-with ``docs/experiments/response_selector.yml``; see README, "Figures").
+with ``docs/experiments/response_selector.yml``; see docs/figures.md).
 
 It reads the sentence-level sparse features the featurizers put on each message
 (word and character n-gram counts), applies sublinear term frequency, inverse

@@ -53,7 +53,7 @@ for _ in $(seq 1 300); do
   Talk to it:
     curl -s http://localhost:5005/webhooks/rest/webhook \
       -H 'Content-Type: application/json' \
-      -d '{"sender": "visitor-1", "message": "does dry needling hurt?"}'
+      -d '{"sender": "3f6c1e2a-0b7d-4c57-9a43-5d2f8e1b6a90", "message": "does dry needling hurt?"}'
   or chat in the terminal with: make shell
 
 MSG

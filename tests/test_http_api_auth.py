@@ -1,5 +1,5 @@
 """Rasa's HTTP API is off by default (tests/test_e2e_conversation.py). Where a deployment turns it
-on, the README's way (--enable-api with --auth-token) must keep strangers out: without the token
+on, the documented way (docs/configuration.md) (--enable-api with --auth-token) must keep strangers out: without the token
 /status, /model and /conversations answer 401 (CVE-2024-49375: an open API could load a model)."""
 
 from __future__ import annotations

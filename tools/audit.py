@@ -9,7 +9,7 @@ report and says plainly which of three things happened:
   exit 2 with ``--strict`` (use it where the network reaches pypi.org or osv.dev);
 - everything checked, nothing found: exit 0.
 
-Usage: python tools/audit.py [--strict] [--pip-audit PATH] [--report FILE] requirements.txt
+Usage: python -m tools.audit [--strict] [--pip-audit PATH] [--report FILE] requirements.txt
 (``--report`` reads a saved ``pip-audit -f json`` report instead of running pip-audit.)
 """
 

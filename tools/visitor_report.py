@@ -77,7 +77,7 @@ def tracker_db_url(endpoints: Path = ROOT / "endpoints.yml") -> str:
         return os.environ["TRACKER_DB_URL"]
     config = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
     if str(config.get("type", "")).upper() != "SQL" and not str(config.get("type", "")).endswith("SQLTrackerStore"):
-        raise SystemExit("endpoints.yml has no SQL tracker_store: nothing to report on (see README)")
+        raise SystemExit("endpoints.yml has no SQL tracker_store: nothing to report on (see docs/deployment.md)")
     dialect = config.get("dialect", "sqlite")
     db = os.path.expandvars(str(config.get("db", "rasa.db")))
     if dialect == "sqlite":
