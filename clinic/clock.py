@@ -29,5 +29,7 @@ def now() -> datetime:
     pretended = settings.clinic_now()
     if pretended is None:
         return datetime.now(timezone.utc)
-    moment, began = _started.setdefault(pretended, (pretended, time.monotonic()))
+    if pretended not in _started:
+        _started[pretended] = (pretended, time.monotonic())
+    moment, began = _started[pretended]
     return (moment + timedelta(seconds=time.monotonic() - began)).astimezone(timezone.utc)
