@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -197,7 +198,10 @@ async def score(parse: Parse, heldout: Dict[str, Any]) -> HeldoutReport:
 def agent_parser(model_path: Path) -> Parse:
     """A parse function over the trained model, loaded in this process."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    # Unconfigured, Rasa's structured log prints every parsed message, text included, at DEBUG.
+    configure_structlog(logging.INFO)
     agent = Agent.load(str(model_path))
     return agent.parse_message
 
