@@ -223,13 +223,57 @@ def website_rate_limits(env: Optional[Mapping[str, str]] = None) -> tuple:
         SettingsError: naming the variable when a value is malformed.
     """
     env = os.environ if env is None else env
+    return _limits(env, (("WEBSITE_RATE_LIMIT_PER_SENDER", "30/60"), ("WEBSITE_RATE_LIMIT_PER_ADDRESS", "120/60")))
+
+
+def _limits(env: Mapping[str, str], names: tuple) -> tuple:
     limits = []
-    for name, default in (("WEBSITE_RATE_LIMIT_PER_SENDER", "30/60"), ("WEBSITE_RATE_LIMIT_PER_ADDRESS", "120/60")):
+    for name, default in names:
         try:
             limits.append(Limit.parse(env.get(name) or default))
         except ValueError as error:
             raise SettingsError(f"{name}: {error}") from None
     return tuple(limits)
+
+
+def rest_rate_limits(env: Optional[Mapping[str, str]] = None) -> tuple:
+    """``REST_RATE_LIMIT_PER_SENDER`` (default 30/60) and ``REST_RATE_LIMIT_PER_ADDRESS`` (default
+    120/60) for the REST channel, as for the website channel; ``off`` disables one.
+
+    Raises:
+        SettingsError: naming the variable when a value is malformed.
+    """
+    env = os.environ if env is None else env
+    return _limits(env, (("REST_RATE_LIMIT_PER_SENDER", "30/60"), ("REST_RATE_LIMIT_PER_ADDRESS", "120/60")))
+
+
+def rest_limits_loopback(env: Optional[Mapping[str, str]] = None) -> bool:
+    """``REST_RATE_LIMIT_LOOPBACK``: ``exempt`` (default) lets clients on this machine (tools,
+    tests, the bench, integrations on the same host) send without the REST rate limits; ``limited``
+    counts them too.
+
+    Raises:
+        SettingsError: for any other value.
+    """
+    env = os.environ if env is None else env
+    value = (env.get("REST_RATE_LIMIT_LOOPBACK") or "exempt").strip().lower()
+    if value not in ("exempt", "limited"):
+        raise SettingsError(f"REST_RATE_LIMIT_LOOPBACK: expected exempt or limited, got {value!r}")
+    return value == "limited"
+
+
+DEFAULT_REQUEST_MAX_BYTES = 128 * 1024
+
+
+def request_max_bytes(env: Optional[Mapping[str, str]] = None) -> int:
+    """``SANIC_REQUEST_MAX_SIZE``: the largest request body the Rasa server reads, on every route
+    (default 128 KB; Sanic's own default, 100 MB, let four large posts add 135 MB to the server).
+
+    Raises:
+        SettingsError: when it is not a whole number of at least 1024.
+    """
+    env = os.environ if env is None else env
+    return int(_number(env, "SANIC_REQUEST_MAX_SIZE", DEFAULT_REQUEST_MAX_BYTES, 1024))
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}

@@ -23,9 +23,11 @@ all start Rasa through this module, whatever channels credentials.yml lists.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from clinic import settings
 from clinic_nlu import count_vectors
 from runtime import action_calls, action_results, graph_runner, internals, privacy, rule_policy, tracker_store
 
@@ -134,8 +136,11 @@ def rasa_arguments(argv: Sequence[str]) -> Tuple[str, List[str]]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     command, options = rasa_arguments(sys.argv[1:] if argv is None else argv)
     try:
+        # Sanic reads SANIC_* variables when Rasa creates the app: every route, Rasa's own
+        # included, then refuses a larger body (413) before reading it.
+        os.environ["SANIC_REQUEST_MAX_SIZE"] = str(settings.request_max_bytes())
         checked = install()
-    except (internals.RasaInternalsChanged, RuntimeError) as error:
+    except (internals.RasaInternalsChanged, RuntimeError, settings.SettingsError) as error:
         print(f"The Rasa server cannot start: {error}", file=sys.stderr)
         return 2
 

@@ -236,3 +236,20 @@ def test_the_staff_report_reads_the_shared_stores(group):
     line = next(line for line in report.stdout.splitlines() if week in line)
     assert re.search(rf"\b{len(group.confirmed)}\b", line), report.stdout
     assert not any(name in report.stdout for name in NAMES)
+
+
+def test_only_the_website_channel_is_public(group):
+    """nginx passes the widget's paths on and nothing else: not the REST channel, not Rasa's banner.
+    (Last in the module: its request moves nginx's round robin, which the tests above count on.)"""
+    for method, path, body in (
+        ("POST", "/webhooks/rest/webhook", b'{"sender": "a", "message": "hi"}'),
+        ("GET", "/", None),
+    ):
+        request = urllib.request.Request(
+            group.nginx.url + path, data=body, method=method, headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 404
+    with urllib.request.urlopen(group.nginx.url + "/webhooks/website/config", timeout=10) as answer:
+        assert answer.status == 200

@@ -1,4 +1,4 @@
-"""Rate limits on the website channel: per conversation and per client address, 429 with Retry-After."""
+"""Rate limits on the website and REST channels: per conversation and per client address, 429 with Retry-After."""
 
 from __future__ import annotations
 
@@ -75,9 +75,41 @@ def post(base_url: str, sender: str, message: str = "does it hurt?"):
         return error.code, json.loads(error.read()), error.headers
 
 
+def rest(running, sender: str):
+    body = json.dumps({"sender": sender, "message": "does it hurt?"}).encode()
+    request = urllib.request.Request(
+        running.base_url + "/webhooks/rest/webhook",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers
+
+
+@pytest.mark.unit
+def test_the_rest_limits_and_the_loopback_exemption_are_read():
+    assert settings.rest_rate_limits({}) == (Limit(30, 60.0), Limit(120, 60.0))
+    assert settings.rest_limits_loopback({}) is False
+    assert settings.rest_limits_loopback({"REST_RATE_LIMIT_LOOPBACK": "limited"}) is True
+    with pytest.raises(settings.SettingsError, match="REST_RATE_LIMIT_LOOPBACK"):
+        settings.rest_limits_loopback({"REST_RATE_LIMIT_LOOPBACK": "yes"})
+    with pytest.raises(settings.SettingsError, match="REST_RATE_LIMIT_PER_SENDER"):
+        settings.rest_rate_limits({"REST_RATE_LIMIT_PER_SENDER": "many"})
+
+
 @pytest.mark.servers
 def test_the_channel_answers_429_with_retry_after(tmp_path):
-    env = {"WEBSITE_RATE_LIMIT_PER_SENDER": "3/60", "WEBSITE_RATE_LIMIT_PER_ADDRESS": "5/60"}
+    env = {
+        "WEBSITE_RATE_LIMIT_PER_SENDER": "3/60",
+        "WEBSITE_RATE_LIMIT_PER_ADDRESS": "5/60",
+        "REST_RATE_LIMIT_PER_SENDER": "2/60",
+        "REST_RATE_LIMIT_PER_ADDRESS": "6/60",
+        "REST_RATE_LIMIT_LOOPBACK": "limited",  # this test's client is on this machine
+    }
     running = start_assistant(MODEL_PATH, tmp_path, env)
     try:
         first = str(uuid.uuid4())
@@ -91,7 +123,12 @@ def test_the_channel_answers_429_with_retry_after(tmp_path):
         assert post(running.base_url, second)[0] == 200
         status, answer, headers = post(running.base_url, str(uuid.uuid4()))
         assert status == 429 and int(headers["Retry-After"]) >= 1  # the address's five are used up
-        # The server goes on serving everything else.
-        assert running.say(str(uuid.uuid4()), "does it hurt?")
+        # The server goes on serving everything else: the REST channel counts on its own.
+        assert running.say(str(uuid.uuid4()), "does it hurt?")  # REST: 1 from this address
+        first, second = "crm-1", "crm-2"
+        assert [rest(running, first)[0] for _ in range(3)] == [200, 200, 429]  # 4
+        assert [rest(running, second)[0] for _ in range(2)] == [200, 200]  # 6
+        status, answer, headers = rest(running, "crm-3")
+        assert status == 429 and "too many messages" in answer["error"] and int(headers["Retry-After"]) >= 1
     finally:
         running.stop()

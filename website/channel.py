@@ -30,7 +30,7 @@ from clinic import settings
 from clinic.profile import current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
-from website.ratelimit import Limit, RateLimiter
+from website.ratelimit import Limit, RateLimiter, address_key
 from website.requests import BadRequest, button_payload_or_text, parse_widget_request
 
 logger = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class WebsiteInput(InputChannel):
                 return refused_origin()
             cors = config.policy.headers(origin)
             if addresses is not None:
-                wait = addresses.hit(client_address(request))
+                wait = addresses.hit(address_key(client_address(request)))
                 if wait is not None:
                     return too_many(wait, cors)
             kind = media_type(request)

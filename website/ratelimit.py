@@ -8,6 +8,7 @@ counts; behind a load balancer the limit applies per server.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict, deque
@@ -45,3 +46,25 @@ class RateLimiter:
             return max(1, math.ceil(window[0] + self.limit.seconds - now))
         window.append(now)
         return None
+
+
+def address_key(address: str) -> str:
+    """The key a client address is counted under: an IPv6 address by its /64 network (a home or a
+    server is given a whole /64, so rotating addresses inside it must not reset the count), any
+    other address as it is."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(getattr(ip, "ipv4_mapped", None) or ip)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether the client is on this machine (127.0.0.0/8, ::1)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)

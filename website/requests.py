@@ -1,8 +1,9 @@
-"""Checking what the website widget sends, before Rasa sees any of it.
+"""Checking what the widget and REST clients send, before Rasa sees any of it.
 
-A request is a JSON object ``{"sender": <UUID>, "message": <text>, "metadata": {...}}``.
-Anything else is refused with a reason for a 400 answer: never a default sender
-(which would put strangers in one conversation), never a 500.
+A request is a JSON object ``{"sender": <id>, "message": <text>, "metadata": {...}}``: the
+widget's sender is the UUID it makes, a REST client's any id of at most 128 characters.
+Anything else is refused with a reason for a 400 answer: never a default sender (which
+would put strangers in one conversation), never a 500.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Collection, Dict
+from typing import Any, Callable, Collection, Dict
 
 DEFAULT_MAX_MESSAGE_LENGTH = 2000
 MAX_METADATA_BYTES = 4096
+MAX_REST_SENDER_LENGTH = 128
+# Control and format characters (ESC, bidirectional overrides such as U+202E...) in a sender id
+# would reach terminals and logs that print it.
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 # A button's payload: "/intent" or "/intent{...entities as a JSON object...}".
 BUTTON_PAYLOAD = re.compile(r"/(?P<intent>[A-Za-z0-9_/.-]+)(?P<entities>\{.*\})?", re.DOTALL)
 
@@ -51,22 +56,65 @@ def canonical_sender(value: Any) -> str:
     return str(parsed)
 
 
+def rest_sender(value: Any) -> str:
+    """A REST client's sender id: its conversation, chosen by the client.
+
+    Raises:
+        BadRequest: when it is missing, empty, longer than 128 characters or unprintable.
+    """
+    if value is None:
+        raise BadRequest("'sender' is required: an id for the conversation, the same for each of its messages")
+    if not isinstance(value, str):
+        raise BadRequest("'sender' must be a string")
+    if not value.strip():
+        raise BadRequest("'sender' is empty")
+    if len(value) > MAX_REST_SENDER_LENGTH:
+        raise BadRequest(f"'sender' is longer than {MAX_REST_SENDER_LENGTH} characters")
+    if UNPRINTABLE.search(value):
+        raise BadRequest("'sender' must not contain control or formatting characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("'sender' must be valid Unicode text") from None
+    return value
+
+
 def parse_widget_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENGTH) -> WidgetMessage:
-    """Checks a raw request body from the widget.
+    """Checks a raw request body from the widget (its sender a UUID).
 
     Raises:
         BadRequest: naming the first problem (not JSON, not an object, bad sender,
             missing, empty or too long message, bad metadata).
     """
+    return parse_request(body, max_length, canonical_sender)
+
+
+def parse_rest_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENGTH) -> WidgetMessage:
+    """Checks a raw request body from a REST client (its sender any id of up to 128 characters).
+
+    Raises:
+        BadRequest: naming the first problem.
+    """
+    return parse_request(body, max_length, rest_sender)
+
+
+def parse_request(body: bytes, max_length: int, sender_rule: Callable[[Any], str]) -> WidgetMessage:
+    """Checks a raw request body, the sender by ``sender_rule``.
+
+    Raises:
+        BadRequest: naming the first problem.
+    """
     try:
         document = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadRequest("the body must be UTF-8 text") from None
+    except RecursionError:  # JSON nested thousands deep
+        raise BadRequest("the body is nested too deeply") from None
     except ValueError:
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(document, dict):
         raise BadRequest("the body must be a JSON object, not " + type(document).__name__)
-    sender = canonical_sender(document.get("sender"))
+    sender = sender_rule(document.get("sender"))
     text = document.get("message")
     if text is None:
         raise BadRequest("'message' is required")
@@ -87,7 +135,11 @@ def parse_widget_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENG
         metadata = {}
     if not isinstance(metadata, dict):
         raise BadRequest("'metadata' must be a JSON object")
-    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+    try:
+        size = len(json.dumps(metadata))
+    except RecursionError:
+        raise BadRequest("'metadata' is nested too deeply") from None
+    if size > MAX_METADATA_BYTES:
         raise BadRequest(f"'metadata' is larger than {MAX_METADATA_BYTES} bytes")
     return WidgetMessage(sender=sender, text=text, metadata=metadata)
 

@@ -1,0 +1,138 @@
+"""The REST channel, ``/webhooks/rest/``, with the website channel's protections.
+
+Rasa's own REST channel takes any body Sanic accepts, defaults a missing ``sender`` to one
+``default`` conversation shared by every such client (a second client was shown the first
+one's booking), bounds neither the sender nor the message (one message of a million
+characters held every other visitor for nine seconds), counts nothing per client, and logs
+the visitor's words when answering fails. This channel keeps its path and its answers (a
+JSON list of the bot's messages, as Rasa's REST channel returns them) for integrations,
+tools and tests, and checks every request first:
+
+- ``POST /webhook`` with ``{"sender": <id>, "message": <text>, "metadata": {...}}`` (any
+  content type, as Rasa's REST channel reads it): ``sender`` required, at most 128 printable characters, never
+  defaulted; ``message`` required, at most the configured length (2000 unless set); a
+  metadata object of at most 4 KB; a body of at most 64 KB. Anything else: 400 with
+  ``{"error": <reason>}``. Rasa's ``stream`` and ``input_channel`` options are not offered.
+- Rate limits per sender and per client address (an IPv6 address counted by its /64):
+  ``REST_RATE_LIMIT_PER_SENDER``, ``REST_RATE_LIMIT_PER_ADDRESS``; clients on this machine
+  are exempt unless ``REST_RATE_LIMIT_LOOPBACK=limited``. Over a limit: 429 and ``Retry-After``.
+- ``GET /``: ``{"status": "ok"}``, for health checks.
+
+Registered in ``credentials.yml`` as ``website.rest.ProtectedRestInput`` (its name is ``rest``,
+so the path is Rasa's). The whole server's request size is capped by ``runtime.serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from clinic import settings
+from clinic.profile import current_profile
+from website.channel import MAX_BODY_BYTES, client_address, error
+from website.ratelimit import Limit, RateLimiter, address_key, is_loopback
+from website.requests import BadRequest, button_payload_or_text, parse_rest_request
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RestConfig:
+    """What the REST channel needs, read once at Rasa start."""
+
+    max_message_length: int
+    per_sender: Optional[Limit]
+    per_address: Optional[Limit]
+    limit_loopback: bool
+
+
+def load_rest_config() -> RestConfig:
+    """The REST channel's settings (``REST_*`` variables; the message length as the widget's).
+
+    Raises:
+        ClinicProfileError, SettingsError: naming the bad field or variable.
+    """
+    per_sender, per_address = settings.rest_rate_limits()
+    length = settings.website_max_message_length() or current_profile().website.max_message_length
+    return RestConfig(length, per_sender, per_address, settings.rest_limits_loopback())
+
+
+class ProtectedRestInput(InputChannel):
+    """Rasa's REST channel path and answers, with every request checked first."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ProtectedRestInput":
+        if credentials:
+            raise ValueError("credentials.yml: website.rest.ProtectedRestInput takes no options; set REST_* variables")
+        return cls(load_rest_config())
+
+    def __init__(self, config: RestConfig) -> None:
+        self.config = config
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        config = self.config
+        senders = RateLimiter(config.per_sender) if config.per_sender else None
+        addresses = RateLimiter(config.per_address) if config.per_address else None
+        rest = Blueprint("protected_rest", __name__)
+
+        def too_many(wait: int) -> HTTPResponse:
+            return error(429, f"too many messages; try again in {wait} seconds", {"Retry-After": str(wait)})
+
+        @rest.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @rest.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            address = client_address(request)
+            counted = config.limit_loopback or not is_loopback(address)
+            if addresses is not None and counted:
+                wait = addresses.hit(address_key(address))
+                if wait is not None:
+                    return too_many(wait)
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB")
+            try:
+                message = parse_rest_request(request.body or b"", config.max_message_length)
+            except BadRequest as problem:
+                return error(400, str(problem))
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or agent.domain is None:
+                return error(503, "the assistant is starting; please try again in a moment")
+            text = button_payload_or_text(message.text, agent.domain.intents, agent.domain.entities)
+            if not text:
+                return error(400, "'message' has no text after the leading '/'")
+            if senders is not None and counted:
+                wait = senders.hit(message.sender)
+                if wait is not None:
+                    return too_many(wait)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(text, collector, message.sender, input_channel=self.name(), metadata=message.metadata)
+                )
+            except asyncio.CancelledError:
+                logger.error("rest channel: answering a message timed out")
+                return error(503, "the assistant took too long to answer; please try again")
+            except Exception as failure:  # noqa: BLE001 - answered with a 500; the visitor's text stays out of the log
+                logger.error(
+                    "rest channel: answering a message failed (%s)\n%s",
+                    type(failure).__name__,
+                    "".join(traceback.format_tb(failure.__traceback__)),
+                )
+                return error(500, "the assistant could not answer just now; please try again")
+            return response.json(collector.messages, headers={"Cache-Control": "no-store"})
+
+        return rest
