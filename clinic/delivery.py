@@ -256,8 +256,8 @@ def send_email(
 ) -> None:
     """Sends the booking email (blocking; the worker runs it in a thread).
 
-    Port 465 uses implicit TLS; otherwise STARTTLS follows ``smtp.starttls``:
-    "always" (fail if not offered), "auto" (when offered) or "never".
+    Port 465 uses implicit TLS; otherwise STARTTLS is required ("always": a server that does
+    not offer it gets no password and no booking) unless ``smtp.starttls`` is "never".
 
     Raises:
         DeliveryError: the message was not accepted; the reason has no contact details.
@@ -282,9 +282,10 @@ def _smtp_send(smtp: SmtpSettings, message: EmailMessage, timeout: float) -> Non
         client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
     with client:
         client.ehlo()
-        offered = client.has_extn("starttls")
-        if smtp.port != 465 and (smtp.starttls == "always" or (smtp.starttls == "auto" and offered)):
-            if not offered:
+        if smtp.port != 465 and smtp.starttls != "never":
+            # Before any password or booking is sent: a server without STARTTLS (or one an
+            # attacker stripped it from) gets neither.
+            if not client.has_extn("starttls"):
                 raise DeliveryError("SMTP server does not offer STARTTLS")
             client.starttls(context=context)
             client.ehlo()

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import List, Mapping, Optional
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BOOKINGS_DB = PROJECT_ROOT / "var" / "bookings.db"
+
+
+MIN_WEBHOOK_SECRET_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -48,7 +52,7 @@ class SmtpSettings:
     password: Optional[str]
     to_address: str
     from_address: Optional[str]
-    starttls: str  # "auto" (when the server offers it), "always" or "never"
+    starttls: str  # "always" (refuse a server without STARTTLS) or "never" (a mail server on this machine)
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,24 @@ def delivery_settings(env: Optional[Mapping[str, str]] = None) -> DeliverySettin
     webhook_url = env.get("CLINIC_BOOKING_WEBHOOK_URL") or None
     webhook_secret = env.get("CLINIC_WEBHOOK_SECRET") or None
     if webhook_url:
-        if not webhook_url.startswith(("http://", "https://")):
-            raise SettingsError("CLINIC_BOOKING_WEBHOOK_URL: must start with http:// or https://")
+        parts = urlsplit(webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError("CLINIC_BOOKING_WEBHOOK_URL: must be a URL starting with https://")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not parts.hostname.startswith("127."):
+            # A booking (name, phone, health words) must not cross a network in clear.
+            raise SettingsError(
+                "CLINIC_BOOKING_WEBHOOK_URL: must start with https:// "
+                "(http:// only to this machine: 127.0.0.1, ::1 or localhost)"
+            )
         if not webhook_secret:
             raise SettingsError(
                 "CLINIC_WEBHOOK_SECRET: required when CLINIC_BOOKING_WEBHOOK_URL is set "
                 "(every request to the clinic is signed with it)"
+            )
+        if len(webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
+            raise SettingsError(
+                f"CLINIC_WEBHOOK_SECRET: use at least {MIN_WEBHOOK_SECRET_LENGTH} random characters "
+                "(e.g. `openssl rand -hex 32`): a short one can be guessed and signatures forged"
             )
     smtp = None
     smtp_host = env.get("SMTP_HOST") or None
@@ -108,9 +124,15 @@ def delivery_settings(env: Optional[Mapping[str, str]] = None) -> DeliverySettin
             raise SettingsError("SMTP_HOST: required when CLINIC_BOOKING_EMAIL is set")
         if not to_address or "@" not in to_address:
             raise SettingsError("CLINIC_BOOKING_EMAIL: required (an email address) when SMTP_HOST is set")
-        starttls = (env.get("SMTP_STARTTLS") or "auto").lower()
-        if starttls not in ("auto", "always", "never"):
-            raise SettingsError(f"SMTP_STARTTLS: expected auto, always or never, got {starttls!r}")
+        starttls = (env.get("SMTP_STARTTLS") or "always").lower()
+        if starttls == "auto":
+            raise SettingsError(
+                "SMTP_STARTTLS: auto would send the password and the booking in clear to a server that "
+                "offers no STARTTLS (what an attacker who strips it presents); use always (the default), "
+                "or never for a mail server on this machine"
+            )
+        if starttls not in ("always", "never"):
+            raise SettingsError(f"SMTP_STARTTLS: expected always or never, got {starttls!r}")
         smtp = SmtpSettings(
             host=smtp_host,
             port=int(_number(env, "SMTP_PORT", 587, 1)),

@@ -28,7 +28,7 @@ from tools.servers import BIN
 
 pytestmark = pytest.mark.system
 
-SECRET = "cluster-webhook-secret"
+SECRET = "cluster-webhook-secret-0123456789a"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
 PHONES = [f"(202) 555-01{n:02d}" for n in range(40, 60)]
 NAMES = [

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from clinic.booking_store import BookingStore, BookingStoreError, NewBooking
 from clinic.clock import now as utc_now
@@ -30,13 +31,13 @@ from clinic.delivery import (
     sign,
     verify_signature,
 )
-from clinic.settings import DeliverySettings, SmtpSettings
+from clinic.settings import DeliverySettings, SettingsError, SmtpSettings, delivery_settings
 from tools.clinic_endpoint import ClinicEndpoint
 from tools.servers import free_port
 
 pytestmark = pytest.mark.unit
 
-SECRET = "test-webhook-secret"
+SECRET = "test-webhook-secret-0123456789abcd"
 CLINIC = "Example Dry Needling Clinic (fictional)"
 CLINIC_EMAIL = "hello@clinic.example"
 NOW = datetime(2026, 6, 20, 9, 0, tzinfo=timezone.utc)
@@ -97,7 +98,7 @@ def smtp_settings(port: int, **changes) -> SmtpSettings:
         password=None,
         to_address="bookings@clinic.example",
         from_address=None,
-        starttls="auto",
+        starttls="never",  # the test's SMTP server runs on this machine, without TLS
     )
     fields.update(changes)
     return SmtpSettings(**fields)
@@ -367,6 +368,55 @@ def test_email_sender_and_tls_rules(smtp_server, store):
     with pytest.raises(DeliveryError, match="^ConnectionRefusedError$"):
         send_email(smtp_settings(free_port()), booking, CLINIC, CLINIC_EMAIL, 2.0)
     assert len(inbox.envelopes) == 2
+
+
+def test_a_mail_server_without_starttls_gets_no_password_and_no_booking(store):
+    """What an attacker who strips STARTTLS presents: a server offering login in clear. With the
+    default (always), neither the password nor the booking is sent to it."""
+    inbox, logins = Inbox(), []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((mechanism, auth_data))
+        return AuthResult(success=True)
+
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        booking = store.save(visitor(), ["email"], NOW)
+        secure = smtp_settings(controller.port, user="robot@clinic.example", password="hunter2-pass", starttls="always")
+        with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
+            send_email(secure, booking, CLINIC, CLINIC_EMAIL, 2.0)
+        assert logins == [] and inbox.envelopes == []
+        # The same server with STARTTLS=never (a mail server on this machine): the login goes through,
+        # which shows the server above would have taken the password.
+        send_email(
+            smtp_settings(controller.port, user="robot@clinic.example", password="hunter2-pass"),
+            booking,
+            CLINIC,
+            CLINIC_EMAIL,
+            2.0,
+        )
+        assert len(logins) == 1 and len(inbox.envelopes) == 1
+    finally:
+        controller.stop()
+
+
+def test_the_hand_off_settings_refuse_clear_text_and_short_secrets():
+    good = {"CLINIC_BOOKING_WEBHOOK_URL": "https://clinic.example/bookings", "CLINIC_WEBHOOK_SECRET": "s" * 32}
+    assert delivery_settings(good).webhook_url == "https://clinic.example/bookings"
+    for url in ("http://127.0.0.1:8080/b", "http://localhost/b", "http://[::1]:9/b"):
+        assert delivery_settings({**good, "CLINIC_BOOKING_WEBHOOK_URL": url}).webhook_url == url
+    with pytest.raises(SettingsError, match="must start with https://"):
+        delivery_settings({**good, "CLINIC_BOOKING_WEBHOOK_URL": "http://clinic.example/bookings"})
+    with pytest.raises(SettingsError, match="at least 32 random characters"):
+        delivery_settings({**good, "CLINIC_WEBHOOK_SECRET": "s" * 31})
+    mail = {"SMTP_HOST": "mail.clinic.example", "CLINIC_BOOKING_EMAIL": "desk@clinic.example"}
+    assert delivery_settings(mail).smtp.starttls == "always"
+    assert delivery_settings({**mail, "SMTP_STARTTLS": "never"}).smtp.starttls == "never"
+    with pytest.raises(SettingsError, match="SMTP_STARTTLS: auto would send the password"):
+        delivery_settings({**mail, "SMTP_STARTTLS": "auto"})
 
 
 def test_wake_delivers_at_once(endpoint, store):

@@ -24,7 +24,7 @@ from tools.servers import RunningAssistant, free_port, start_assistant, wait_unt
 
 pytestmark = pytest.mark.servers
 
-SECRET = "test-webhook-secret"
+SECRET = "test-webhook-secret-0123456789abcd"
 REFERENCE = re.compile(r"\bDN-[2-9A-HJKMNP-Z]{5}\b")
 # Unusual details, so finding them in a log cannot be a coincidence.
 NAME = "Zelphine Quorrow"

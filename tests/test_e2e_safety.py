@@ -20,7 +20,7 @@ from tools.servers import start_assistant
 
 pytestmark = pytest.mark.servers
 
-SECRET = "safety-test-secret"
+SECRET = "safety-test-secret-0123456789abcde"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 PROFILE = yaml.safe_load((ROOT / "clinic.yml").read_text())
 DISCLAIMER = DOMAIN["responses"]["utter_disclaimer"][0]["text"]
