@@ -23,6 +23,7 @@ from sanic.response import json as json_response
 
 from actions import services
 from clinic import settings
+from clinic.conversations import ConversationStore
 from clinic.profile import ClinicProfileError, current_profile
 from clinic.retention import keep_retention
 
@@ -86,7 +87,15 @@ def build_app():
         worker = DeliveryWorker(store, delivery, clinic_name=profile.name, clinic_email=profile.email)
         await worker.start()
         services.install(services.Services(profile=profile, delivery=delivery, store=store, worker=worker))
-        app.ctx.retention = asyncio.create_task(keep_retention(store, profile.retention_days))
+        try:
+            conversations = ConversationStore(settings.tracker_db_url())
+        except settings.SettingsError as error:  # no SQL conversation store: nothing of ours to purge
+            logger.warning("retention: conversations not purged (%s)", error)
+            conversations = None
+        app.ctx.conversations = conversations
+        app.ctx.retention = asyncio.create_task(
+            keep_retention(store, profile.retention_days, conversations=conversations)
+        )
         channels = ", ".join(delivery.channels) or "none (requests wait in the store for staff)"
         logger.info("booking store open; delivery channels: %s", channels)
 
@@ -95,6 +104,9 @@ def build_app():
         retention = getattr(app.ctx, "retention", None)
         if retention is not None:
             retention.cancel()
+        conversations = getattr(app.ctx, "conversations", None)
+        if conversations is not None:
+            conversations.close()
         running = services.current()
         services.install(None)
         if running is not None:

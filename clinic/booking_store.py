@@ -263,6 +263,8 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted means gone from the file: freed pages are overwritten, not left readable.
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
 
@@ -651,9 +653,58 @@ class BookingStore:
         try:
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(old_ids)))
-                return connection.execute(delete(r).where(r.c.created_at < cutoff)).rowcount
+                removed = connection.execute(delete(r).where(r.c.created_at < cutoff)).rowcount
+            self._truncate_log()
+            return removed
         except SQLAlchemyError as error:
             raise _store_error("purging booking requests", error) from None
+
+    def erase(
+        self, reference: Optional[str] = None, email: Optional[str] = None, phone: Optional[str] = None
+    ) -> List[StoredBooking]:
+        """Deletes one visitor's requests, with their deliveries: the one with ``reference`` and
+        every one with the same email or phone, or those with ``email`` or ``phone``.
+
+        Returns:
+            The requests deleted, as they were (for the staff member to see what went).
+        """
+        r, d = booking_requests, booking_deliveries
+        try:
+            with self.engine.begin() as connection:
+                emails, phones = {email.strip().lower()} if email else set(), {phone.strip()} if phone else set()
+                if reference:
+                    row = connection.execute(
+                        select(r.c.email, r.c.phone).where(r.c.reference == reference.strip().upper())
+                    ).first()
+                    if row is None and not emails and not phones:
+                        raise UnknownReferenceError(f"no booking request with reference {reference}")
+                    if row is not None:
+                        emails |= {row.email.lower()} if row.email else set()
+                        phones |= {row.phone} if row.phone else set()
+                matches = []
+                if reference:
+                    matches.append(r.c.reference == reference.strip().upper())
+                if emails:
+                    matches.append(func.lower(r.c.email).in_(sorted(emails)))
+                if phones:
+                    matches.append(r.c.phone.in_(sorted(phones)))
+                if not matches:
+                    return []
+                ids = [row.id for row in connection.execute(select(r.c.id).where(or_(*matches)))]
+            found = list(self._bookings_by_id(ids).values())
+            with self.engine.begin() as connection:
+                connection.execute(delete(d).where(d.c.booking_id.in_(ids)))
+                connection.execute(delete(r).where(r.c.id.in_(ids)))
+            self._truncate_log()
+            return found
+        except SQLAlchemyError as error:
+            raise _store_error("erasing booking requests", error) from None
+
+    def _truncate_log(self) -> None:
+        """On SQLite: deleted rows out of the write-ahead log too."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reading ---------------------------------------------------------
 

@@ -36,6 +36,29 @@ def faq_dir() -> Path:
     return PROJECT_ROOT / "data" / "faq"
 
 
+def tracker_db_url(endpoints: Optional[Path] = None) -> str:
+    """The SQLAlchemy URL of the conversation store: ``TRACKER_DB_URL`` when set (a clinic
+    group's shared PostgreSQL, docs/deployment.md), else the one named in endpoints.yml."""
+    import yaml
+
+    if os.environ.get("TRACKER_DB_URL"):
+        return os.environ["TRACKER_DB_URL"]
+    endpoints = endpoints or PROJECT_ROOT / "endpoints.yml"
+    config = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
+    if str(config.get("type", "")).upper() != "SQL" and not str(config.get("type", "")).endswith("SQLTrackerStore"):
+        raise SettingsError("endpoints.yml has no SQL tracker_store (see docs/deployment.md)")
+    dialect = config.get("dialect", "sqlite")
+    db = os.path.expandvars(str(config.get("db", "rasa.db")))
+    if dialect == "sqlite":
+        path = Path(db) if Path(db).is_absolute() else PROJECT_ROOT / db
+        return f"sqlite:///{path}"
+    user = os.path.expandvars(str(config.get("username") or ""))
+    password = os.path.expandvars(str(config.get("password") or ""))
+    credentials = f"{user}:{password}@" if user else ""
+    port = f":{config['port']}" if config.get("port") else ""
+    return f"{dialect}://{credentials}{config.get('url', 'localhost')}{port}/{db}"
+
+
 def bookings_db_url(env: Optional[Mapping[str, str]] = None) -> str:
     """``BOOKINGS_DB_URL`` (an SQLAlchemy URL), else an SQLite file at ``var/bookings.db``."""
     env = os.environ if env is None else env

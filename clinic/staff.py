@@ -1,6 +1,7 @@
 """Staff command line for booking requests: ``python -m actions.staff COMMAND``.
 
-The database is ``BOOKINGS_DB_URL`` (default ``var/bookings.db``), or ``--db URL``.
+The databases are ``BOOKINGS_DB_URL`` (default ``var/bookings.db``) or ``--db URL``, and the
+conversation store (``TRACKER_DB_URL``, else endpoints.yml's) or ``--tracker-db URL``.
 
     python -m actions.staff list [--state pending|delivered|failed] [--no-contact]
         A table, newest first: reference, created (clinic time), kind, state,
@@ -17,8 +18,15 @@ The database is ``BOOKINGS_DB_URL`` (default ``var/bookings.db``), or ``--db URL
         them within DELIVERY_POLL_SECONDS.
 
     python -m actions.staff purge [--older-than-days N] [--dry-run]
-        Deletes requests older than N days (default: the clinic profile's
-        retention_days) and prints how many. No confirmation; --dry-run only counts.
+        Deletes requests and conversation events older than N days (default: the
+        clinic profile's retention_days) and prints how many. No confirmation;
+        --dry-run only counts.
+
+    python -m actions.staff erase (--reference DN-XXXXX | --email ADDRESS | --phone NUMBER)
+        Erases one visitor: their booking and callback requests (every one with the
+        same email or phone as the reference's), the deliveries, and every
+        conversation that mentions the reference, the email or the phone. Prints
+        what it removed. No confirmation.
 
 Exit status: 0 done, 1 an error (unknown reference, database unusable, ...),
 2 a usage error.
@@ -39,9 +47,11 @@ from clinic.booking_store import (
     BookingStore,
     BookingStoreError,
     StoredBooking,
+    UnknownReferenceError,
     local_time,
     sqlite_file,
 )
+from clinic.conversations import ConversationStore
 
 CSV_FIELDS = (
     "reference",
@@ -252,16 +262,67 @@ def cmd_purge(store: BookingStore, args: argparse.Namespace, out: TextIO) -> Non
         out.write(f"Would remove {count} booking request(s) older than {days} days (dry run).\n")
         return
     count = store.purge(cutoff)
-    out.write(f"Removed {count} booking request(s) older than {days} days.\n")
+    with conversation_store(args) as conversations:
+        events = conversations.purge(cutoff)
+    out.write(f"Removed {count} booking request(s) and {events} conversation event(s) older than {days} days.\n")
 
 
-def _positive_int(raw: str) -> int:
+def conversation_store(args: argparse.Namespace) -> ConversationStore:
+    try:
+        return ConversationStore(args.tracker_db or settings.tracker_db_url())
+    except settings.SettingsError as error:
+        raise StaffError(f"{error} (or pass --tracker-db URL)") from None
+
+
+def e164(phone: str) -> str:
+    """A typed phone number as the booking store keeps it (E.164), read in the clinic's country."""
+    import phonenumbers
+
+    from clinic.profile import ClinicProfileError, current_profile
+
+    try:
+        country = current_profile().country
+    except ClinicProfileError:
+        country = None
+    try:
+        number = phonenumbers.parse(phone, country)
+    except phonenumbers.NumberParseException:
+        raise StaffError(f"{phone!r} is not a phone number") from None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def cmd_erase(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    phone = e164(args.phone) if args.phone else None
+    try:
+        erased = store.erase(args.reference, args.email, phone)
+    except UnknownReferenceError:
+        erased = []
+        if not args.reference:
+            raise
+    words = {args.reference, args.email, phone}
+    for booking in erased:
+        words |= {booking.reference, booking.email, booking.phone}
+    with conversation_store(args) as conversations:
+        senders = conversations.senders_mentioning(sorted(word for word in words if word))
+        events = conversations.erase(senders)
+    if not erased and not senders:
+        raise StaffError(
+            "nothing found to erase for " + ", ".join(sorted(w for w in (args.reference, args.email, phone) if w))
+        )
+    for booking in erased:
+        out.write(
+            f"Removed {booking.kind} request {booking.reference} (created {_clock(booking.created_at, booking.timezone)}) and its deliveries.\n"
+        )
+    out.write(f"Removed {len(erased)} request(s) and {len(senders)} conversation(s) ({events} events).\n")
+
+
+def _days(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number of days, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return value
 
 
@@ -273,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: BOOKINGS_DB_URL)")
+    parser.add_argument(
+        "--tracker-db", metavar="URL", help="the conversation store (default: TRACKER_DB_URL or endpoints.yml's)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="show booking requests, newest first")
@@ -293,10 +357,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = commands.add_parser("purge", help="delete old booking requests")
     purge.add_argument(
-        "--older-than-days", type=_positive_int, metavar="N", help="default: retention_days from the clinic profile"
+        "--older-than-days", type=_days, metavar="N", help="default: retention_days from the clinic profile"
     )
     purge.add_argument("--dry-run", action="store_true", help="only count")
     purge.set_defaults(run=cmd_purge)
+
+    erase = commands.add_parser("erase", help="erase one visitor's requests and conversations")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--reference", metavar="DN-XXXXX")
+    who.add_argument("--email", metavar="ADDRESS")
+    who.add_argument("--phone", metavar="NUMBER")
+    erase.set_defaults(run=cmd_erase)
     return parser
 
 

@@ -60,7 +60,15 @@ def seeded(tmp_path):
 
 
 def staff(url: str, *args: str, extra_env=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), BOOKINGS_DB_URL=url, SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    # The conversation store beside the test's booking store, never the project's var/tracker.db.
+    tracker = url.rsplit("/", 1)[0] + "/tracker.db"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        BOOKINGS_DB_URL=url,
+        TRACKER_DB_URL=tracker,
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+    )
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "actions.staff", *args],
@@ -162,11 +170,13 @@ def test_purge_older_than_days(seeded):
     assert dry.returncode == 0 and "Would remove 1 " in dry.stdout
     result = staff(seeded.url, "purge", "--older-than-days", "365")
     assert result.returncode == 0, result.stderr
-    assert "Removed 1 booking request(s) older than 365 days" in result.stdout
+    assert "Removed 1 booking request(s) and 0 conversation event(s) older than 365 days" in result.stdout
     with BookingStore(seeded.url) as store:
         assert store.get(seeded.old.reference) is None
         assert len(store.list()) == 3
-    assert staff(seeded.url, "purge", "--older-than-days", "0").returncode == 2
+    assert staff(seeded.url, "purge", "--older-than-days", "-1").returncode == 2
+    everything = staff(seeded.url, "purge", "--older-than-days", "0")  # e.g. before handing a machine on
+    assert everything.returncode == 0 and "Removed 3 booking request(s)" in everything.stdout
 
 
 def profile_with(tmp_path, **changes):
@@ -185,7 +195,7 @@ def profile_with(tmp_path, **changes):
 def test_purge_defaults_to_the_profiles_retention_days(seeded, tmp_path):
     result = staff(seeded.url, "purge", extra_env=profile_with(tmp_path, retention_days=30))
     assert result.returncode == 0, result.stderr
-    assert "Removed 1 booking request(s) older than 30 days" in result.stdout
+    assert "Removed 1 booking request(s) and 0 conversation event(s) older than 30 days" in result.stdout
 
 
 def test_purge_without_retention_days_is_an_error(seeded, tmp_path):

@@ -203,7 +203,12 @@ def serve_stock(project: Path, model: Path, logs: Path) -> Served:
 def serve_ours(model: Path, work: Path, logs: Path) -> Served:
     port, action_port = free_port(), free_port()
     (work / "endpoints.yml").write_text(shipped_endpoints(action_port, work / "tracker.db"))
-    env = dict(server_env(), BOOKINGS_DB_URL=f"sqlite:///{work / 'bookings.db'}", **SERVE_ENV)
+    env = dict(
+        server_env(),
+        BOOKINGS_DB_URL=f"sqlite:///{work / 'bookings.db'}",
+        TRACKER_DB_URL=f"sqlite:///{work / 'tracker.db'}",
+        **SERVE_ENV,
+    )
     commands = [
         [str(BIN / "python"), "-m", "actions.server", "--port", str(action_port)],
         rasa_command(model, port, work / "endpoints.yml"),

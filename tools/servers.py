@@ -219,7 +219,14 @@ def start_assistant(
     endpoints.write_text(
         shipped_endpoints(assistant.action_port, workdir / "tracker.db", (env or {}).get("ACTION_SERVER_TOKEN"))
     )
-    env = server_env(**{"BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}", **(env or {})})
+    env = server_env(
+        **{
+            "BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}",
+            # The action server's retention and the staff command line find the conversations here.
+            "TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
+            **(env or {}),
+        }
+    )
     assistant.env = env
     commands = {
         "actions": [str(BIN / "python"), "-m", "actions.server", "--port", str(assistant.action_port)],

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import sqlalchemy as sa
-import yaml
 
 from tools.faq_conventions import normalise
 
@@ -68,26 +66,6 @@ class Group:
     @property
     def latest(self) -> datetime:
         return max(q.when for q in self.wordings)
-
-
-def tracker_db_url(endpoints: Path = ROOT / "endpoints.yml") -> str:
-    """The SQLAlchemy URL of the conversation store: ``TRACKER_DB_URL`` when set (a clinic
-    group's shared PostgreSQL, docs/deployment.md), else the one named in endpoints.yml."""
-    if os.environ.get("TRACKER_DB_URL"):
-        return os.environ["TRACKER_DB_URL"]
-    config = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
-    if str(config.get("type", "")).upper() != "SQL" and not str(config.get("type", "")).endswith("SQLTrackerStore"):
-        raise SystemExit("endpoints.yml has no SQL tracker_store: nothing to report on (see docs/deployment.md)")
-    dialect = config.get("dialect", "sqlite")
-    db = os.path.expandvars(str(config.get("db", "rasa.db")))
-    if dialect == "sqlite":
-        path = Path(db) if Path(db).is_absolute() else ROOT / db
-        return f"sqlite:///{path}"
-    user = os.path.expandvars(str(config.get("username") or ""))
-    password = os.path.expandvars(str(config.get("password") or ""))
-    credentials = f"{user}:{password}@" if user else ""
-    port = f":{config['port']}" if config.get("port") else ""
-    return f"{dialect}://{credentials}{config.get('url', 'localhost')}{port}/{db}"
 
 
 def read_questions(rows: Iterable[Tuple[str, str, Optional[str], str]]) -> List[Question]:
@@ -234,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from clinic import settings
 
     since = datetime.now(timezone.utc) - timedelta(days=args.days)
-    url = args.db or tracker_db_url()
+    url = args.db or settings.tracker_db_url()
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         print(f"No conversations yet ({url[len('sqlite:///') :]} does not exist).")
         return 0

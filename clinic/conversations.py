@@ -1,0 +1,100 @@
+"""Deleting from the conversation store: the retention purge and one visitor's erasure.
+
+Rasa keeps every conversation as rows of its ``events`` table (SQLite by default,
+PostgreSQL for several servers; ``clinic.settings.tracker_db_url``), and nothing in Rasa
+ever deletes them. The privacy notice promises deletion after ``retention_days``, and a
+visitor may ask to be erased: this module does both, from the action server's retention
+task and the staff command line.
+
+- ``purge(before)`` deletes every row older than ``before``. Rasa reads a conversation from
+  its latest session start on (a session ends after an hour of silence), so rows older than
+  the retention period are never part of a conversation in progress.
+- ``erase(senders)`` deletes every row of those conversations; ``senders_mentioning(words)``
+  finds the conversations whose rows contain a booking's reference, an email or a phone
+  number (the bot's confirmation carries the reference; the form's slots carry the
+  normalised contact details).
+
+On SQLite every connection deletes with ``secure_delete`` (freed pages are overwritten
+with zeros) and the write-ahead log is checkpointed and truncated afterwards, so deleted
+text stays readable neither in the database file's free pages nor in the WAL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, List, Sequence
+
+import sqlalchemy as sa
+
+EVENTS = sa.table(
+    "events",
+    sa.column("id"),
+    sa.column("sender_id"),
+    sa.column("timestamp"),
+    sa.column("data"),
+)
+
+
+class ConversationStore:
+    """Rasa's conversation rows, for deleting."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _secure_sqlite)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "ConversationStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def exists(self) -> bool:
+        """Whether the store has its table yet (Rasa creates it at its first start)."""
+        return sa.inspect(self.engine).has_table("events")
+
+    def purge(self, before: datetime) -> int:
+        """Deletes every row older than ``before`` (timezone-aware); returns how many."""
+        if not self.exists():
+            return 0
+        with self.engine.begin() as connection:
+            removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.timestamp < before.timestamp())).rowcount
+        self._flush()
+        return removed or 0
+
+    def senders_mentioning(self, words: Iterable[str]) -> List[str]:
+        """The conversations whose rows contain any of ``words`` (case-insensitive)."""
+        wanted = [word for word in words if word and len(word) >= 5]  # never a short, common string
+        if not wanted or not self.exists():
+            return []
+        clause = sa.or_(*(sa.func.lower(EVENTS.c.data).contains(word.lower(), autoescape=True) for word in wanted))
+        with self.engine.connect() as connection:
+            found = connection.execute(sa.select(EVENTS.c.sender_id).where(clause).distinct()).scalars()
+            return sorted(found)
+
+    def erase(self, senders: Sequence[str]) -> int:
+        """Deletes every row of these conversations; returns how many rows."""
+        if not senders or not self.exists():
+            return 0
+        with self.engine.begin() as connection:
+            removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.sender_id.in_(list(senders)))).rowcount
+        self._flush()
+        return removed or 0
+
+    def _flush(self) -> None:
+        """On SQLite: the deleted pages out of the write-ahead log and the file's end."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _secure_sqlite(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
