@@ -109,6 +109,39 @@ def clear_leftovers(tracker: Tracker) -> List[EventType]:
     return [SlotSet(slot, None) for slot in REQUIRED + HELPERS if tracker.get_slot(slot) is not None]
 
 
+IDENTIFYING_SLOTS = ("full_name", "contact", "phone", "email")
+
+
+def typed_details(tracker: Tracker) -> List[str]:
+    """What identifies the visitor in this booking: the name and contact slots' values, and
+    everything they typed when the form asked for their name or their phone or email."""
+    found = [str(tracker.get_slot(slot)) for slot in IDENTIFYING_SLOTS if tracker.get_slot(slot)]
+    asking = None
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            asking = event.get("value")
+        elif event.get("event") == "slot" and event.get("name") in IDENTIFYING_SLOTS and event.get("value"):
+            found.append(str(event["value"]))
+        elif event.get("event") == "user" and asking in ("full_name", "contact") and event.get("text"):
+            found.append(event["text"])
+    return found
+
+
+async def forget_typed_details(tracker: Tracker) -> None:
+    """Takes the visitor's name and contact details out of the stored conversation at once: the
+    booking stopped, and the visitor is told nothing was kept."""
+    running = services.current()
+    if running is None or running.conversations is None:
+        logger.warning("booking stopped: the conversation store is not open here, details not removed")
+        return
+    try:
+        changed = await asyncio.to_thread(running.conversations.scrub, tracker.sender_id, typed_details(tracker))
+    except Exception as error:  # noqa: BLE001 - the visitor's stop must still be answered
+        logger.error("booking stopped: removing the typed details failed (%s)", type(error).__name__)
+        return
+    logger.info("booking stopped: the typed details removed from %d stored events", changed)
+
+
 def contact_slots(found: Dict[str, Optional[str]]) -> Dict[str, Any]:
     """The slots for a checked phone and/or email; ``contact`` is what the summary shows."""
     shown = " and ".join(part for part in (found["phone"], found["email"]) if part)
@@ -224,7 +257,7 @@ class ValidateBookingForm(FormValidationAction):
         words = f"{earlier}, {text}" if earlier and earlier != text else text
         return {**time_slots(parsed.value["when"], words), "booking_tries": 0.0}
 
-    def validate_consent(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+    async def validate_consent(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         if value is None:
             return {}
         answer = value if isinstance(value, bool) else yes_or_no(str(value or ""))
@@ -232,6 +265,7 @@ class ValidateBookingForm(FormValidationAction):
             return self._failed("Please answer yes or no.", "consent", dispatcher, tracker)
         if answer is False:
             profile = current_profile()
+            await forget_typed_details(tracker)
             dispatcher.utter_message(response="utter_booking_no_consent", clinic_phone=profile.phone)
             return {"consent": False, "booking_stopped": True, "booking_tries": 0.0}
         return {"consent": True, "booking_tries": 0.0}
@@ -540,5 +574,6 @@ class ActionCancelBooking(Action):
         return "action_cancel_booking"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        await forget_typed_details(tracker)
         dispatcher.utter_message(response="utter_booking_cancelled")
         return end_booking()

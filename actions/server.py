@@ -86,12 +86,16 @@ def build_app():
         store.open()
         worker = DeliveryWorker(store, delivery, clinic_name=profile.name, clinic_email=profile.email)
         await worker.start()
-        services.install(services.Services(profile=profile, delivery=delivery, store=store, worker=worker))
         try:
             conversations = ConversationStore(settings.tracker_db_url())
         except settings.SettingsError as error:  # no SQL conversation store: nothing of ours to purge
             logger.warning("retention: conversations not purged (%s)", error)
             conversations = None
+        services.install(
+            services.Services(
+                profile=profile, delivery=delivery, store=store, worker=worker, conversations=conversations
+            )
+        )
         app.ctx.conversations = conversations
         app.ctx.retention = asyncio.create_task(
             keep_retention(store, profile.retention_days, conversations=conversations)

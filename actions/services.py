@@ -24,6 +24,7 @@ class Services:
     delivery: DeliverySettings
     store: Any  # clinic.booking_store.BookingStore
     worker: Any  # clinic.delivery.DeliveryWorker
+    conversations: Any = None  # clinic.conversations.ConversationStore, when the store is SQL
 
 
 _services: Optional[Services] = None

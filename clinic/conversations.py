@@ -9,6 +9,9 @@ task and the staff command line.
 - ``purge(before)`` deletes every row older than ``before``. Rasa reads a conversation from
   its latest session start on (a session ends after an hour of silence), so rows older than
   the retention period are never part of a conversation in progress.
+- ``scrub(sender, secrets)`` rewrites one conversation's rows without the given strings: a
+  visitor who cancels a booking or refuses consent is told nothing was kept, and the name
+  and contact details they typed into the form are taken out at once.
 - ``erase(senders)`` deletes every row of those conversations; ``senders_mentioning(words)``
   finds the conversations whose rows contain a booking's reference, an email or a phone
   number (the bot's confirmation carries the reference; the form's slots carry the
@@ -21,10 +24,13 @@ text stays readable neither in the database file's free pages nor in the WAL.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Iterable, List, Sequence
+from typing import Any, Iterable, List, Sequence
 
 import sqlalchemy as sa
+
+REMOVED = "[removed]"
 
 EVENTS = sa.table(
     "events",
@@ -85,6 +91,32 @@ class ConversationStore:
         self._flush()
         return removed or 0
 
+    def scrub(self, sender: str, secrets: Iterable[str]) -> int:
+        """Replaces every occurrence of ``secrets`` in one conversation's rows with "[removed]";
+        returns how many rows changed.
+
+        Rows are rewritten, never deleted: Rasa counts a conversation's stored rows to know which
+        of its events are new, and a missing row would make it write old events again.
+        """
+        wanted = sorted({value for value in secrets if value and len(value.strip()) >= 2}, key=len, reverse=True)
+        if not wanted or not self.exists():
+            return 0
+        changed = 0
+        with self.engine.begin() as connection:
+            rows = connection.execute(sa.select(EVENTS.c.id, EVENTS.c.data).where(EVENTS.c.sender_id == sender)).all()
+            for row_id, raw in rows:
+                try:
+                    data = json.loads(raw or "null")
+                except ValueError:
+                    continue
+                cleaned = _without(data, wanted)
+                if cleaned != data:
+                    connection.execute(sa.update(EVENTS).where(EVENTS.c.id == row_id).values(data=json.dumps(cleaned)))
+                    changed += 1
+        if changed:
+            self._flush()
+        return changed
+
     def _flush(self) -> None:
         """On SQLite: the deleted pages out of the write-ahead log and the file's end."""
         if self.engine.dialect.name != "sqlite":
@@ -98,3 +130,17 @@ def _secure_sqlite(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _without(value: Any, secrets: List[str]) -> Any:
+    """``value`` (decoded JSON) with every secret in its strings replaced."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REMOVED)
+        return value
+    if isinstance(value, list):
+        return [_without(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _without(item, secrets) for key, item in value.items()}
+    return value

@@ -60,6 +60,23 @@ def test_erase_and_purge_leave_nothing_readable_in_any_file(tmp_path):
         kept = book(assistant, f"visitor-{uuid.uuid4()}", "Ottilie Brenner", kept_email)
         assert files_containing(tmp_path, erased_email)  # it was stored (conversation and booking)
 
+        # Stopped bookings: the name and the phone or email typed into the form go at once, from
+        # every file, so "nothing was saved" / "I haven't saved anything" is true.
+        cancelled = f"visitor-{uuid.uuid4()}"
+        assert "What name" in texts(assistant.say(cancelled, "I'd like to book an appointment"))
+        assert "phone number or email" in texts(assistant.say(cancelled, "Brisbane Okonkwo-Lira"))
+        assert "Which day and time" in texts(assistant.say(cancelled, "(212) 555-0163"))
+        assert "nothing was saved" in texts(assistant.say(cancelled, "cancel"))
+        refused = f"visitor-{uuid.uuid4()}"
+        assert "What name" in texts(assistant.say(refused, "can I book in?"))
+        assert "phone number or email" in texts(assistant.say(refused, "Marisol Quintavalle"))
+        assert "Which day and time" in texts(assistant.say(refused, "marisol.q@mail.example"))
+        assert "Do you agree" in texts(assistant.say(refused, "next tuesday at 10am"))
+        assert "haven't saved anything" in texts(assistant.say(refused, "no"))
+        for typed in ("Okonkwo", "555-0163", "2125550163", "Quintavalle", "marisol.q@mail.example"):
+            assert files_containing(tmp_path, typed) == [], typed
+        assert "What name" in texts(assistant.say(cancelled, "I'd like to book an appointment"))  # it goes on
+
         done = staff(assistant, "erase", "--reference", reference)
         assert done.returncode == 0, done.stderr
         assert f"request {reference}" in done.stdout and "1 request(s) and 1 conversation(s)" in done.stdout
@@ -114,7 +131,41 @@ def test_the_conversation_store_purges_by_age_and_erases_by_mention(tmp_path):
         assert store.senders_mentioning(["someone@mail.example"]) == ["recent"]
         assert store.senders_mentioning(["dn-7k3q9"]) == ["recent"]
         assert store.senders_mentioning(["ab", "", "nobody@mail.example"]) == []  # short words never match
+        assert store.scrub("recent", ["Someone@Mail.example", "x"]) == 1  # one-letter strings are never scrubbed
+        assert store.senders_mentioning(["someone@mail.example"]) == []
+        assert store.senders_mentioning(["[removed]"]) == ["recent"]
         assert store.erase(["recent"]) == 2
     for path in tmp_path.iterdir():
         data = path.read_bytes()
         assert b"old question" not in data and b"Someone@Mail" not in data and b"DN-7K3Q9" not in data, path.name
+
+
+@pytest.mark.unit
+def test_the_details_typed_into_the_form_are_found_from_its_events():
+    from rasa_sdk import Tracker
+
+    from actions.booking_form import typed_details
+
+    def slot(name, value):
+        return {"event": "slot", "name": name, "value": value}
+
+    def user(text):
+        return {"event": "user", "text": text, "parse_data": {}}
+
+    events = [
+        user("can I book?"),
+        slot("requested_slot", "full_name"),
+        user("it's Ada Lovelace"),
+        slot("full_name", "Ada Lovelace"),
+        slot("requested_slot", "contact"),
+        user("call me on (212) 555-0163"),
+        slot("phone", "+12125550163"),
+        slot("contact", "+12125550163"),
+        slot("requested_slot", "preferred_time"),
+        user("tuesday at 10"),
+        user("cancel"),
+    ]
+    tracker = Tracker("s", {"full_name": "Ada Lovelace", "phone": "+12125550163"}, {}, events, False, None, {}, "")
+    found = set(typed_details(tracker))
+    assert {"Ada Lovelace", "+12125550163", "it's Ada Lovelace", "call me on (212) 555-0163"} <= found
+    assert "tuesday at 10" not in found and "cancel" not in found and "can I book?" not in found
