@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import hmac
 import logging
+import os
 import sys
 from typing import List, Optional
 
@@ -125,6 +126,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--host", default=None)
     args = parser.parse_args(argv)
+    # The booking store and anything else this server writes: readable by its user alone.
+    os.umask(0o077)
     configure_logging()
     try:
         check_configuration()

@@ -259,6 +259,16 @@ def create_tables_once(engine: Engine) -> None:
         metadata.create_all(connection)
 
 
+def owner_only(database: Path) -> None:
+    """Makes a SQLite database and its journal files readable by their owner alone (a file made
+    before the server set its umask, or copied in, may be readable by every user)."""
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        try:
+            path.chmod(0o600)
+        except FileNotFoundError:
+            pass
+
+
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -321,6 +331,9 @@ class BookingStore:
                 with engine.connect() as connection:
                     # Lets readers (the staff CLI) work while the worker writes.
                     connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+                database = sqlite_file(str(url))
+                if database is not None:
+                    owner_only(database)
             create_tables_once(engine)
         except SQLAlchemyError as error:
             engine.dispose()

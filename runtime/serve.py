@@ -29,7 +29,16 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from clinic import settings
 from clinic_nlu import count_vectors
-from runtime import action_calls, action_results, graph_runner, internals, privacy, rule_policy, tracker_store
+from runtime import (
+    action_calls,
+    action_results,
+    graph_runner,
+    internals,
+    privacy,
+    root_route,
+    rule_policy,
+    tracker_store,
+)
 
 logger = logging.getLogger("runtime.serve")
 
@@ -48,6 +57,7 @@ INSTALLED = (
     (action_results, "action answers checked by a validator built once"),
     (action_calls, "kept-alive action server connections"),
     (privacy, "visitors' words kept out of Rasa's warnings"),
+    (root_route, "a root route that names no version"),
 )
 # Every module whose Rasa internals are checked before the server starts.
 CHECKED = (
@@ -56,6 +66,7 @@ CHECKED = (
     action_results,
     action_calls,
     privacy,
+    root_route,
     tracker_store,
     rule_policy,
     count_vectors,
@@ -78,6 +89,7 @@ def install() -> int:
     graph_runner.install()
     action_results.install()
     action_calls.install()
+    root_route.install()
     return checked
 
 
@@ -143,6 +155,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (internals.RasaInternalsChanged, RuntimeError, settings.SettingsError) as error:
         print(f"The Rasa server cannot start: {error}", file=sys.stderr)
         return 2
+    # The conversation store and anything else this server writes: readable by its user alone.
+    os.umask(0o077)
 
     import rasa.__main__
 

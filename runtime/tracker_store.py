@@ -27,6 +27,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, List, Optional, Text
 
 import sqlalchemy as sa
@@ -80,6 +81,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # (the staff report) never block the server. Still durable across a crash of the
             # process; `synchronous=NORMAL` may lose the last commits only if the machine loses power.
             url = self.engine.url
+            if url.database and url.database != ":memory:":
+                # A file made before the server set its umask may be readable by every user.
+                for suffix in ("", "-wal", "-shm"):
+                    path = Path(url.database + suffix)
+                    if path.exists():
+                        path.chmod(0o600)
             self.engine.dispose()
             self.engine = sa.create_engine(
                 url,

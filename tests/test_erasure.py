@@ -59,6 +59,10 @@ def test_erase_and_purge_leave_nothing_readable_in_any_file(tmp_path):
         reference = book(assistant, f"visitor-{uuid.uuid4()}", "Quillon Varda", erased_email)
         kept = book(assistant, f"visitor-{uuid.uuid4()}", "Ottilie Brenner", kept_email)
         assert files_containing(tmp_path, erased_email)  # it was stored (conversation and booking)
+        databases = [path for path in tmp_path.iterdir() if path.name.startswith(("tracker.db", "bookings.db"))]
+        assert len(databases) >= 2 and all(path.stat().st_mode & 0o077 == 0 for path in databases), [
+            (path.name, oct(path.stat().st_mode)) for path in databases
+        ]  # readable by the servers' user alone
 
         # Stopped bookings: the name and the phone or email typed into the form go at once, from
         # every file, so "nothing was saved" / "I haven't saved anything" is true.

@@ -109,6 +109,7 @@ def test_a_rest_only_server_started_the_documented_way_is_extended_and_filtered(
         replies = assistant.say(sender, "does dry needling hurt?")
         assert answers["does_it_hurt"] in [reply.get("text") for reply in replies], replies
         status, _ = assistant.request("POST", "/webhooks/website/webhook", b"{}", {"Content-Type": "application/json"})
+        assert assistant.request("GET", "/") == (200, {"status": "ok"})  # up, and no version named
         assert status == 404  # only the REST channel is served
         logs = assistant.log_text()
     finally:
@@ -120,6 +121,7 @@ def test_a_rest_only_server_started_the_documented_way_is_extended_and_filtered(
         "action answers checked by a validator built once",
         "kept-alive action server connections",
         "visitors' words kept out of Rasa's warnings",
+        "a root route that names no version",
     ):
         assert words in extended[0]
     assert "no model is loaded" not in extended[0]
