@@ -38,6 +38,7 @@ from clinic.booking_validation import (
     parse_preferred_time,
 )
 from clinic.profile import ClinicProfile, current_profile
+from clinic.text import has_unprintable
 
 logger = logging.getLogger(__name__)
 
@@ -493,6 +494,7 @@ def checked_booking(slots: Dict[str, Any], profile: ClinicProfile, now: datetime
         or not profile.is_open_at(when)
         or slots.get("consent") is not True
         or slots.get("booking_confirmed") is not True
+        or has_unprintable(str(slots.get("preferred_time_text") or ""))
     ):
         return None
     return NewBooking(

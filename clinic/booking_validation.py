@@ -19,6 +19,7 @@ import dateparser
 import phonenumbers
 
 from clinic.profile import WEEKDAYS, ClinicProfile
+from clinic.text import has_unprintable
 
 MAX_NAME_LENGTH = 80
 MAX_WORDS_IN_NAME = 6
@@ -101,6 +102,8 @@ def parse_name(text: str) -> Parsed:
     A name typed all in lower case is capitalised for the clinic's staff; anything else
     is kept as typed ("de la Cruz", "McKenzie").
     """
+    if has_unprintable(text or ""):
+        return Parsed(problem="That doesn't look like a name. Could you type just your name, e.g. Sam Lee?")
     cleaned = " ".join((text or "").split())
     cleaned = _NAME_LEAD.sub("", cleaned, count=1).strip(" .,!;:'\"")
     if not cleaned or not any(ch.isalpha() for ch in cleaned):

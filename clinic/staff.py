@@ -52,6 +52,7 @@ from clinic.booking_store import (
     sqlite_file,
 )
 from clinic.conversations import ConversationStore
+from clinic.text import printable
 
 CSV_FIELDS = (
     "reference",
@@ -125,7 +126,9 @@ def table_rows(bookings: Iterable[StoredBooking], contact: bool = True) -> List[
 
 
 def format_table(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns two spaces apart; the last column is not padded."""
+    """Left-aligned columns two spaces apart; the last column is not padded. Control and format
+    characters in stored text are shown escaped, never sent to the terminal."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:

@@ -158,3 +158,8 @@ def test_unreadable_and_too_far():
 def test_describe_moment():
     assert describe_moment(datetime(2026, 11, 24, 17, 30, tzinfo=NY)) == "Tuesday 24 November at 5:30 pm"
     assert describe_moment(datetime(2026, 11, 24, 9, 0, tzinfo=NY)) == "Tuesday 24 November at 9 am"
+
+
+@pytest.mark.parametrize("typed", ["Eve \x1bc Mallory", "Eve \u202eyrollaM", "Eve\u200bMallory", "Eve\x07"])
+def test_control_and_format_characters_are_refused_in_names(typed):
+    assert parse_name(typed).problem

@@ -211,3 +211,15 @@ def test_default_retention_days():
     for profile in (SimpleNamespace(), SimpleNamespace(retention_days=0), SimpleNamespace(retention_days="30")):
         with pytest.raises(StaffError, match="retention_days"):
             default_retention_days(profile)
+
+
+def test_control_characters_in_stored_text_never_reach_the_terminal(tmp_path):
+    """A name stored with ESC c (a terminal reset) and U+202E, as a forged request could have
+    carried them before the readers refused them, is listed escaped."""
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    with BookingStore(url) as store:
+        store.save(visitor("Eve \x1bc Mallory\u202e"), [], utc_now())
+    result = staff(url, "list")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "Eve \\x1bc Mallory\\u202e" in result.stdout

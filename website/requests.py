@@ -14,12 +14,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Dict
 
+from clinic.text import has_unprintable
+
 DEFAULT_MAX_MESSAGE_LENGTH = 2000
 MAX_METADATA_BYTES = 4096
 MAX_REST_SENDER_LENGTH = 128
-# Control and format characters (ESC, bidirectional overrides such as U+202E...) in a sender id
-# would reach terminals and logs that print it.
-UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
 # A button's payload: "/intent" or "/intent{...entities as a JSON object...}".
 BUTTON_PAYLOAD = re.compile(r"/(?P<intent>[A-Za-z0-9_/.-]+)(?P<entities>\{.*\})?", re.DOTALL)
 
@@ -70,7 +70,7 @@ def rest_sender(value: Any) -> str:
         raise BadRequest("'sender' is empty")
     if len(value) > MAX_REST_SENDER_LENGTH:
         raise BadRequest(f"'sender' is longer than {MAX_REST_SENDER_LENGTH} characters")
-    if UNPRINTABLE.search(value):
+    if has_unprintable(value):
         raise BadRequest("'sender' must not contain control or formatting characters")
     try:
         value.encode("utf-8")
