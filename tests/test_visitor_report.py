@@ -86,6 +86,14 @@ def test_similar_wordings_are_grouped_and_counted_newest_first():
 def test_masking():
     assert mask("call +1 212 555 0143 or a@b.example") == "call [number] or [email]"
     assert mask("i'm 45 and sore for 2 days") == "i'm 45 and sore for 2 days"
+    assert mask("my number is 202/555/0147") == "my number is [number]"
+    assert mask("write to dana dot w at mail dot com please") == "write to [email] please"
+    assert mask("or dana(at)mail.example.com") == "or [email]"
+    assert mask("Hi, my name is Dana Whitfield and my back hurts") == "Hi, my name is [name] and my back hurts"
+    assert mask("i'm dana, can i book") == "i'm [name], can i book"
+    assert mask("I'm pregnant, is it safe") == "I'm pregnant, is it safe"
+    assert mask("this is a question about needles") == "this is a question about needles"
+    assert mask("meet me at 5 at the clinic") == "meet me at 5 at the clinic"
 
 
 @pytest.mark.unit

@@ -37,12 +37,29 @@ NOT_ANSWERED_ACTIONS = {"action_clarify_topic", "utter_out_of_scope", "action_de
 SIMILAR = 0.75
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_DIGITS = re.compile(r"\+?\d[\d\s().-]{4,}\d")
+# An address written out to dodge spam filters: "jo dot smith at mail dot com", "jo(at)mail.com".
+_AT, _DOT = r"(?:\s*[(\[]\s*at\s*[)\]]\s*|\s+at\s+)", r"(?:\s*[(\[]\s*dot\s*[)\]]\s*|\s+dot\s+|\.)"
+_SPELLED_EMAIL = re.compile(
+    rf"\b[\w+-]+(?:{_DOT}[\w+-]+)*{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}(?:com|org|net|edu|gov|io|co|uk|au|ca|us|de|nz|ie|info|me)\b",
+    re.IGNORECASE,
+)
+# Phone-like numbers however they are split: spaces, dots, dashes, slashes, brackets.
+_DIGITS = re.compile(r"\+?\d[\d\s()./-]{4,}\d")
+# A name introduced: "my name is Dana Whitfield", "i'm dana", "this is Dana", "call me Dana".
+_NAMED = re.compile(
+    r"\b(my name is|my name's|name is|i am|i'm|im|this is|it's|call me|ask for)\s+"
+    r"(?!(?:a|an|the|not|so|very|really|in|on|at|from|with|having|getting|going|looking|pregnant|scared|afraid|"
+    r"worried|nervous|sore|diabetic|interested|wondering|trying|new|over|under|\d)\b)"
+    r"([A-Za-z][\w'-]*(?-i:\s+[A-Z][\w'-]*){0,2})",  # more words only when capitalised
+    re.IGNORECASE,
+)
 
 
 def mask(text: str) -> str:
-    """The text with email addresses and phone-like numbers replaced."""
-    return _DIGITS.sub("[number]", _EMAIL.sub("[email]", text))
+    """The text with email addresses (written out too), phone-like numbers and introduced names replaced."""
+    text = _SPELLED_EMAIL.sub("[email]", _EMAIL.sub("[email]", text))
+    text = _DIGITS.sub("[number]", text)
+    return _NAMED.sub(lambda match: f"{match.group(1)} [name]", text)
 
 
 @dataclass
