@@ -98,6 +98,21 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.sessionmaker = sessionmaker(bind=self.engine)
 
+    def erase(self, sender_id: Text) -> int:
+        """Deletes one conversation from the database and from this store's memory (the widget's
+        "Delete this conversation"); returns how many events were deleted. On SQLite the freed
+        pages are overwritten and the write-ahead log truncated, so nothing of it stays readable."""
+        self._known.pop(sender_id, None)
+        column = self._table.c
+        with self.engine.begin() as connection:
+            if self.engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA secure_delete=ON")
+            removed = connection.execute(self._table.delete().where(column.sender_id == sender_id)).rowcount
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed or 0
+
     def _last_id(self, connection: Any, sender_id: Text) -> Optional[int]:
         return connection.execute(self._max_id, {"sender_id": sender_id}).scalar()
 
@@ -194,6 +209,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -190,6 +191,43 @@ def test_start_over_begins_a_new_conversation(page, website):
     assert page.evaluate("() => JSON.parse(Object.entries(localStorage)[0][1]).sender") != sender
     # A name now is not a booking answer: the new conversation has no form open.
     assert not any("phone number or email" in text for text in ask(page, "Orla Fenwick"))
+
+
+def stored_rows(tracker: Path, sender: str) -> int:
+    with sqlite3.connect(tracker) as connection:
+        return connection.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()[0]
+
+
+def test_delete_this_conversation_erases_it_on_the_server_and_in_the_browser(page, website):
+    page.goto(demo_url(website.assistant))
+    open_widget(page)
+    ask(page, "i'm Wilhelmina Quarrington, does it hurt?")
+    sender = page.evaluate("() => JSON.parse(Object.entries(localStorage)[0][1]).sender")
+    tracker = website.assistant.logs[0].parent / "tracker.db"
+    assert stored_rows(tracker, sender) > 0
+    page.locator(".forget").click()
+    page.locator(".status", has_text="has been deleted").wait_for()
+    assert stored_rows(tracker, sender) == 0
+    for path in tracker.parent.glob("tracker.db*"):
+        assert b"Quarrington" not in path.read_bytes(), path.name
+    assert "Quarrington" not in page.evaluate("() => JSON.stringify(localStorage)")
+    assert page.evaluate("() => JSON.parse(Object.entries(localStorage)[0][1]).sender") != sender
+    assert not any("Quarrington" in text for text in all_texts(page))
+    assert bot_texts(page)[-1] == PROFILE["website"]["greeting"]  # a new conversation, ready
+
+
+def test_the_browser_forgets_an_old_transcript(page, website):
+    page.goto(demo_url(website.assistant))
+    open_widget(page)
+    ask(page, "how long is a session?")
+    # The last message a little over a day ago (the default keep time is 24 hours).
+    page.evaluate(
+        "() => { const [key, raw] = Object.entries(localStorage)[0]; const s = JSON.parse(raw);"
+        " s.at = Date.now() - 25 * 3600 * 1000; localStorage.setItem(key, JSON.stringify(s)); }"
+    )
+    page.reload()
+    open_widget(page)
+    assert not any("how long is a session" in text for text in all_texts(page))
 
 
 def test_a_reply_arriving_after_start_over_is_dropped(page, website, answers):

@@ -16,6 +16,7 @@ starts. The visitor's text is never logged, not even when handling fails.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from clinic.profile import current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
 from website.ratelimit import Limit, RateLimiter, address_key
-from website.requests import BadRequest, button_payload_or_text, parse_widget_request
+from website.requests import BadRequest, button_payload_or_text, canonical_sender, parse_widget_request
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,43 @@ class WebsiteInput(InputChannel):
                 return refused_origin()
             cors = config.policy.headers(origin)
             return response.json(config.public(), headers={**cors, "Cache-Control": "public, max-age=300"})
+
+        @website.route("/forget", methods=["POST", "OPTIONS"])
+        async def forget(request: Request) -> HTTPResponse:
+            """The widget's "Delete this conversation": ``{"sender": <UUID>}`` in, the conversation
+            deleted from the conversation store (and its memory) out. Knowing the random id is
+            what lets the visitor's browser delete it, as it is what lets it continue it."""
+            origin = request.headers.get("origin")
+            if not config.policy.permits(origin, own_origin(request)):
+                return refused_origin()
+            cors = config.policy.headers(origin)
+            if addresses is not None:
+                wait = addresses.hit(address_key(client_address(request)))
+                if wait is not None:
+                    return too_many(wait, cors)
+            kind = media_type(request)
+            if kind is not None and kind not in ACCEPTED_CONTENT_TYPES:
+                return error(415, "send the JSON body as application/json (or text/plain)", cors)
+            try:
+                document = json.loads((request.body or b"{}").decode("utf-8"))
+                sender = canonical_sender(document.get("sender") if isinstance(document, dict) else None)
+            except (ValueError, RecursionError):
+                return error(400, "the body must be a JSON object with the conversation's 'sender'", cors)
+            except BadRequest as problem:
+                return error(400, str(problem), cors)
+            agent = getattr(request.app.ctx, "agent", None)
+            store = getattr(agent, "tracker_store", None)
+            store = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore
+            erase = getattr(store, "erase", None)
+            if erase is None:
+                return error(501, "this server's conversation store cannot delete conversations", cors)
+            try:
+                await asyncio.to_thread(erase, sender)
+            except Exception as failure:  # noqa: BLE001 - answered with a 500, nothing about the visitor logged
+                logger.error("website channel: deleting a conversation failed (%s)", type(failure).__name__)
+                return error(500, "the conversation could not be deleted just now; please try again", cors)
+            logger.info("website channel: a visitor deleted their conversation")
+            return response.json({"deleted": True}, headers={**cors, "Cache-Control": "no-store"})
 
         @website.route("/webhook", methods=["POST", "OPTIONS"])
         async def receive(request: Request) -> HTTPResponse:

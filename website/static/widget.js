@@ -1,7 +1,8 @@
 /* The clinic assistant's chat widget. Plain JavaScript, no framework, no third-party code.
  * Embed: <script src="https://BOT-HOST/webhooks/website/widget.js" defer></script>
  * Options (data- attributes on that tag): data-title, data-greeting, data-primary-color,
- * data-corner ("bottom-right" or "bottom-left"), data-open ("true" opens it on load).
+ * data-corner ("bottom-right" or "bottom-left"), data-open ("true" opens it on load),
+ * data-keep-hours (how long the browser keeps the transcript after its last message; 24).
  * Theming: the --clinic-assistant-* CSS custom properties (see widget.css and the README).
  * Every message is put on the page as text (textContent), never as HTML; only http, https,
  * mailto and tel links in the assistant's replies become clickable. */
@@ -16,6 +17,8 @@
   var KEY = 'clinic-assistant:' + base;
   var MAX_LOG = 100;
   var TIMEOUT_MS = 30000;
+  var keepHours = parseFloat(opts.keepHours);
+  var KEEP_MS = (keepHours > 0 ? keepHours : 24) * 3600 * 1000;
   var settings = { title: 'Questions? Ask us', greeting: 'Hi! How can I help?', quick_replies: [], max_message_length: 2000 };
   var state, ready, busy = false, pending = null, ui = {};
 
@@ -29,18 +32,23 @@
   }
 
   // open: null until the visitor (or data-open) decides; then remembered across pages.
-  function fresh() { return { v: 1, sender: uuid(), log: [], open: null, draft: '' }; }
+  function fresh() { return { v: 1, sender: uuid(), log: [], open: null, draft: '', at: Date.now() }; }
 
   function load() {
     try {
       var s = JSON.parse(localStorage.getItem(KEY));
-      if (s && s.v === 1 && typeof s.sender === 'string' && Array.isArray(s.log)) return s;
+      if (s && s.v === 1 && typeof s.sender === 'string' && Array.isArray(s.log)) {
+        // A transcript older than the keep time is forgotten (a shared computer, an old chat).
+        if (typeof s.at === 'number' && Date.now() - s.at <= KEEP_MS) return s;
+        localStorage.removeItem(KEY);
+      }
     } catch (e) { /* unreadable or blocked storage: start afresh */ }
     return fresh();
   }
 
   function save() {
     state.log = state.log.slice(-MAX_LOG);
+    state.at = Date.now();
     try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode: keep it in memory */ }
   }
 
@@ -246,6 +254,24 @@
     ui.input.focus();
   }
 
+  // "Delete this conversation": erased on the server first, then forgotten here.
+  function forget() {
+    var sender = state.sender;
+    ui.forget.disabled = true;
+    showError('');
+    fetch(base + 'forget', {
+      method: 'POST', credentials: 'omit', headers: { 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ sender: sender })
+    }).then(function (response) {
+      if (!response.ok) throw new Error('status ' + response.status);
+      try { localStorage.removeItem(KEY); } catch (e) { /* storage blocked: nothing kept anyway */ }
+      startOver();
+      showError('Your conversation has been deleted from this browser and from our server.', false);
+    }).catch(function () {
+      showError('Sorry, the conversation could not be deleted just now. Please try again.', false);
+    }).then(function () { ui.forget.disabled = false; });
+  }
+
   function icon() {
     var ns = 'http://www.w3.org/2000/svg';
     var svg = document.createElementNS(ns, 'svg');
@@ -331,6 +357,9 @@
     panel.appendChild(ui.replies);
     panel.appendChild(ui.status);
     panel.appendChild(form);
+    var forgetButton = ui.forget = el('button', 'forget', 'Delete this conversation');
+    forgetButton.type = 'button';
+    panel.appendChild(forgetButton);
     root.appendChild(panel);
     root.appendChild(launcher);
     shadow.appendChild(root);
@@ -339,6 +368,7 @@
     launcher.addEventListener('click', function () { setOpen(!state.open, true); });
     close.addEventListener('click', function () { setOpen(false, true); });
     restart.addEventListener('click', startOver);
+    forgetButton.addEventListener('click', forget);
     root.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && state.open) { e.preventDefault(); setOpen(false, true); }
     });
