@@ -238,6 +238,43 @@ def test_the_staff_report_reads_the_shared_stores(group):
     assert not any(name in report.stdout for name in NAMES)
 
 
+def test_erasing_one_visitor_in_the_shared_postgresql_stores(group):
+    """`python -m actions.staff erase` in a clinic group: the visitor's request, deliveries and
+    conversation go from the shared PostgreSQL databases; the other visitors' stay."""
+    reference = sorted(group.confirmed)[0]
+    phone = dict(bookings(group))[reference]
+
+    def conversations_with(needle: str) -> int:
+        engine = create_engine(group.postgres.url("clinic_tracker"), future=True)
+        try:
+            with engine.connect() as connection:
+                query = text("SELECT COUNT(DISTINCT sender_id) FROM events WHERE data LIKE :n")
+                return connection.execute(query, {"n": f"%{needle}%"}).scalar()
+        finally:
+            engine.dispose()
+
+    assert conversations_with(reference) == 1 and conversations_with(phone) >= 1
+    env = dict(
+        group.rasa[0].env,
+        BOOKINGS_DB_URL=group.postgres.url("clinic_bookings"),
+        TRACKER_DB_URL=group.postgres.url("clinic_tracker"),
+    )
+    done = subprocess.run(
+        [str(BIN / "python"), "-m", "actions.staff", "erase", "--reference", reference],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"request {reference}" in done.stdout and "1 request(s) and 1 conversation(s)" in done.stdout
+    remaining = dict(bookings(group))
+    assert reference not in remaining and phone not in remaining.values()
+    assert len(remaining) == len(group.confirmed) - 1
+    assert conversations_with(reference) == 0 and conversations_with(phone) == 0
+
+
 def test_only_the_website_channel_is_public(group):
     """nginx passes the widget's paths on and nothing else: not the REST channel, not Rasa's banner.
     (Last in the module: its request moves nginx's round robin, which the tests above count on.)"""
