@@ -13,7 +13,30 @@ export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 # No usage events or error reports leave the machine (Rasa's telemetry is on unless told otherwise).
 export RASA_TELEMETRY_ENABLED=false
 
-mkdir -p var  # the SQLite conversation store (endpoints.yml) and booking store live here
+# The SQLite conversation store (endpoints.yml) and booking store live in var/, for this user only.
+umask 077
+mkdir -p var
+chmod 700 var
+
+# No other process on this machine may call the action server: both servers share a token, made
+# for this run unless ACTION_SERVER_TOKEN is set. Rasa reads it from the environment through the
+# endpoints file made here (the token itself is never written to disk).
+if [ -z "${ACTION_SERVER_TOKEN:-}" ]; then
+  ACTION_SERVER_TOKEN="$("$BIN/python" -c 'import secrets; print(secrets.token_hex(24))')"
+fi
+export ACTION_SERVER_TOKEN
+ENDPOINTS=var/endpoints.run.yml
+"$BIN/python" - "$ENDPOINTS" <<'PY'
+import sys
+
+import yaml
+
+config = yaml.safe_load(open("endpoints.yml"))
+config["action_endpoint"]["headers"] = {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
+with open(sys.argv[1], "w") as out:
+    out.write("# Made by scripts/serve.sh from endpoints.yml for one run; edit endpoints.yml.\n")
+    out.write(yaml.safe_dump(config, sort_keys=False))
+PY
 
 pids=()
 stop() {
@@ -30,13 +53,13 @@ trap stop EXIT
 pids+=($!)
 
 if [ "$MODE" = shell ]; then
-  "$BIN/python" -m runtime.serve shell -m "$MODEL" --endpoints endpoints.yml
+  "$BIN/python" -m runtime.serve shell -m "$MODEL" --endpoints "$ENDPOINTS"
   exit 0
 fi
 
 # Rasa through the project's one entry point (runtime/serve.py). The HTTP API stays off
 # (no --enable-api): only the channels in credentials.yml are served.
-"$BIN/python" -m runtime.serve run -m "$MODEL" --port 5005 --endpoints endpoints.yml --credentials credentials.yml &
+"$BIN/python" -m runtime.serve run -m "$MODEL" --port 5005 --endpoints "$ENDPOINTS" --credentials credentials.yml &
 pids+=($!)
 
 for _ in $(seq 1 300); do
