@@ -90,6 +90,16 @@ def test_rasas_payload_warning_carries_the_visitors_words_unless_filtered():
     assert [str(warning.message) for warning in caught] == []
 
 
+@pytest.mark.unit
+def test_the_structured_log_hides_what_visitors_typed():
+    event = {"event": "message.parsing.failed", "user_text": FORGED, "parse_data_entities": [{"value": "Zelda"}]}
+    assert privacy.hide_visitor_words(None, "warning", dict(event)) == {
+        "event": "message.parsing.failed",
+        "user_text": "[hidden]",
+        "parse_data_entities": "[hidden]",
+    }
+
+
 def _message(text: str):
     from rasa.shared.nlu.training_data.message import Message
 
@@ -106,6 +116,8 @@ def test_a_rest_only_server_started_the_documented_way_is_extended_and_filtered(
     try:
         sender = str(uuid.uuid4())
         assert assistant.say(sender, FORGED) is not None  # answered, whatever it made of it
+        # No payload at all: Rasa's structured log names the text ("message.parsing.failed").
+        assert assistant.say(sender, "/ my name is Zelda Quux, call +1 202 555 0147") is not None
         replies = assistant.say(sender, "does dry needling hurt?")
         assert answers["does_it_hurt"] in [reply.get("text") for reply in replies], replies
         status, _ = assistant.request("POST", "/webhooks/website/webhook", b"{}", {"Content-Type": "application/json"})
