@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Text
 
@@ -39,6 +40,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 logger = logging.getLogger(__name__)
+
+# A kept conversation idle this long is let go (Rasa's default session lasts an hour).
+IDLE_SECONDS = 3600
 
 # What this relies on in Rasa (runtime/internals.py checks it before the server starts).
 RELIES_ON = {
@@ -59,6 +63,7 @@ class _Known:
     stored: int  # how many of ``tracker.events`` are in the database
     last_id: Optional[int]  # the sender's highest event id in the database then
     complete: bool = False  # ``tracker.events[:stored]`` are all the sender's rows, in order
+    used: float = field(default_factory=lambda: time.monotonic())  # when it was last saved or handed out
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -117,6 +122,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return connection.execute(self._max_id, {"sender_id": sender_id}).scalar()
 
     def _remember(self, sender_id: Text, known: _Known) -> None:
+        self._forget_idle()
         if not self._cache_size:
             return
         self._known[sender_id] = known
@@ -124,13 +130,22 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         while len(self._known) > self._cache_size:
             self._known.popitem(last=False)
 
+    def _forget_idle(self) -> None:
+        """Lets go of conversations idle for longer than a session lasts: a copy kept in memory
+        must not outlive the rows the retention purge and erasures delete."""
+        cutoff = time.monotonic() - IDLE_SECONDS
+        while self._known and next(iter(self._known.values())).used < cutoff:
+            self._known.popitem(last=False)  # least recently used first
+
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         with self.engine.connect() as connection:
             last_id = self._last_id(connection, sender_id)
+        self._forget_idle()
         known = self._known.get(sender_id)
         if known is not None:
             if last_id == known.last_id and len(known.tracker.events) == known.stored:
                 self._known.move_to_end(sender_id)
+                known.used = time.monotonic()
                 return known.tracker
             del self._known[sender_id]
         if last_id is None:  # nothing stored: a new conversation (Rasa's query would find no rows)

@@ -161,3 +161,22 @@ def test_the_memory_is_bounded(tmp_path, size):
     for number in range(5):
         conversation(cached, f"visitor-{number}", 2)
     assert len(cached._known) <= size
+
+
+def test_an_idle_conversation_is_let_go_and_an_erased_one_gone(tmp_path, monkeypatch):
+    """Nothing outlives its rows in memory: a conversation idle longer than a session is let go,
+    and one erased (the widget's "Delete this conversation") is gone from memory and file."""
+    clock = [1000.0]
+    monkeypatch.setattr("runtime.tracker_store.time.monotonic", lambda: clock[0])
+    cached = store(CachedSQLTrackerStore, tmp_path / "t.db")
+    conversation(cached, "visitor-idle", 2)
+    conversation(cached, "visitor-erased", 2)
+    assert set(cached._known) == {"visitor-idle", "visitor-erased"}
+    clock[0] += 3000
+    run(cached.retrieve("visitor-erased"))  # used again: kept
+    clock[0] += 1000  # visitor-idle: 4000 s without use
+    conversation(cached, "visitor-new", 1)
+    assert set(cached._known) == {"visitor-erased", "visitor-new"}
+    assert cached.erase("visitor-erased") > 0
+    assert "visitor-erased" not in cached._known and run(cached.retrieve("visitor-erased")) is None
+    assert not any(row[0] == "visitor-erased" for row in rows(tmp_path / "t.db"))
