@@ -20,7 +20,7 @@ import json
 import logging
 import traceback
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -226,22 +226,31 @@ class WebsiteInput(InputChannel):
             cors = config.policy.headers(origin)
             return response.json(config.public(), headers={**cors, "Cache-Control": "public, max-age=300"})
 
+        def admitted(request: Request) -> Tuple[Dict[str, str], Optional[HTTPResponse]]:
+            """What every POST to the channel passes first: an allowed origin, the per-address
+            limit (every request counts) and a JSON or text content type. Returns the CORS
+            headers for the answer, and the refusal when there is one."""
+            origin = request.headers.get("origin")
+            if not config.policy.permits(origin, own_origin(request)):
+                return {}, refused_origin()
+            cors = config.policy.headers(origin)
+            if addresses is not None:
+                wait = addresses.hit(address_key(client_address(request)))
+                if wait is not None:
+                    return cors, too_many(wait, cors)
+            kind = media_type(request)
+            if kind is not None and kind not in ACCEPTED_CONTENT_TYPES:
+                return cors, error(415, "send the JSON body as application/json (or text/plain)", cors)
+            return cors, None
+
         @website.route("/forget", methods=["POST", "OPTIONS"])
         async def forget(request: Request) -> HTTPResponse:
             """The widget's "Delete this conversation": ``{"sender": <UUID>}`` in, the conversation
             deleted from the conversation store (and its memory) out. Knowing the random id is
             what lets the visitor's browser delete it, as it is what lets it continue it."""
-            origin = request.headers.get("origin")
-            if not config.policy.permits(origin, own_origin(request)):
-                return refused_origin()
-            cors = config.policy.headers(origin)
-            if addresses is not None:
-                wait = addresses.hit(address_key(client_address(request)))
-                if wait is not None:
-                    return too_many(wait, cors)
-            kind = media_type(request)
-            if kind is not None and kind not in ACCEPTED_CONTENT_TYPES:
-                return error(415, "send the JSON body as application/json (or text/plain)", cors)
+            cors, refused = admitted(request)
+            if refused is not None:
+                return refused
             try:
                 document = json.loads((request.body or b"{}").decode("utf-8"))
                 sender = canonical_sender(document.get("sender") if isinstance(document, dict) else None)
@@ -265,17 +274,9 @@ class WebsiteInput(InputChannel):
 
         @website.route("/webhook", methods=["POST", "OPTIONS"])
         async def receive(request: Request) -> HTTPResponse:
-            origin = request.headers.get("origin")
-            if not config.policy.permits(origin, own_origin(request)):
-                return refused_origin()
-            cors = config.policy.headers(origin)
-            if addresses is not None:
-                wait = addresses.hit(address_key(client_address(request)))
-                if wait is not None:
-                    return too_many(wait, cors)
-            kind = media_type(request)
-            if kind is not None and kind not in ACCEPTED_CONTENT_TYPES:
-                return error(415, "send the JSON body as application/json (or text/plain)", cors)
+            cors, refused = admitted(request)
+            if refused is not None:
+                return refused
             if len(request.body or b"") > MAX_BODY_BYTES:
                 return error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB", cors)
             try:
