@@ -50,6 +50,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from clinic import clock
+from clinic.sqlite_files import owner_only, truncate_log
 
 CHANNELS = ("webhook", "email")
 STATES = ("pending", "delivered", "failed")
@@ -257,16 +258,6 @@ def create_tables_once(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
         metadata.create_all(connection)
-
-
-def owner_only(database: Path) -> None:
-    """Makes a SQLite database and its journal files readable by their owner alone (a file made
-    before the server set its umask, or copied in, may be readable by every user)."""
-    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-        try:
-            path.chmod(0o600)
-        except FileNotFoundError:
-            pass
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -667,7 +658,7 @@ class BookingStore:
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(old_ids)))
                 removed = connection.execute(delete(r).where(r.c.created_at < cutoff)).rowcount
-            self._truncate_log()
+            truncate_log(self.engine)
             return removed
         except SQLAlchemyError as error:
             raise _store_error("purging booking requests", error) from None
@@ -708,16 +699,10 @@ class BookingStore:
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(ids)))
                 connection.execute(delete(r).where(r.c.id.in_(ids)))
-            self._truncate_log()
+            truncate_log(self.engine)
             return found
         except SQLAlchemyError as error:
             raise _store_error("erasing booking requests", error) from None
-
-    def _truncate_log(self) -> None:
-        """On SQLite: deleted rows out of the write-ahead log too."""
-        if self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reading ---------------------------------------------------------
 

@@ -30,6 +30,8 @@ from typing import Any, Iterable, List, Sequence
 
 import sqlalchemy as sa
 
+from clinic.sqlite_files import truncate_log
+
 REMOVED = "[removed]"
 
 EVENTS = sa.table(
@@ -69,7 +71,7 @@ class ConversationStore:
             return 0
         with self.engine.begin() as connection:
             removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.timestamp < before.timestamp())).rowcount
-        self._flush()
+        truncate_log(self.engine)
         return removed or 0
 
     def senders_mentioning(self, words: Iterable[str]) -> List[str]:
@@ -88,7 +90,7 @@ class ConversationStore:
             return 0
         with self.engine.begin() as connection:
             removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.sender_id.in_(list(senders)))).rowcount
-        self._flush()
+        truncate_log(self.engine)
         return removed or 0
 
     def scrub(self, sender: str, secrets: Iterable[str]) -> int:
@@ -114,15 +116,8 @@ class ConversationStore:
                     connection.execute(sa.update(EVENTS).where(EVENTS.c.id == row_id).values(data=json.dumps(cleaned)))
                     changed += 1
         if changed:
-            self._flush()
+            truncate_log(self.engine)
         return changed
-
-    def _flush(self) -> None:
-        """On SQLite: the deleted pages out of the write-ahead log and the file's end."""
-        if self.engine.dialect.name != "sqlite":
-            return
-        with self.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _secure_sqlite(dbapi_connection: object, _record: object) -> None:

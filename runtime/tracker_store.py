@@ -39,6 +39,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from clinic.sqlite_files import owner_only, truncate_log
+
 logger = logging.getLogger(__name__)
 
 # A kept conversation idle this long is let go (Rasa's default session lasts an hour).
@@ -87,11 +89,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # process; `synchronous=NORMAL` may lose the last commits only if the machine loses power.
             url = self.engine.url
             if url.database and url.database != ":memory:":
-                # A file made before the server set its umask may be readable by every user.
-                for suffix in ("", "-wal", "-shm"):
-                    path = Path(url.database + suffix)
-                    if path.exists():
-                        path.chmod(0o600)
+                owner_only(Path(url.database))
             self.engine.dispose()
             self.engine = sa.create_engine(
                 url,
@@ -109,13 +107,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         pages are overwritten and the write-ahead log truncated, so nothing of it stays readable."""
         self._known.pop(sender_id, None)
         column = self._table.c
-        with self.engine.begin() as connection:
-            if self.engine.dialect.name == "sqlite":
-                connection.exec_driver_sql("PRAGMA secure_delete=ON")
+        with self.engine.begin() as connection:  # secure_delete is on for every connection (below)
             removed = connection.execute(self._table.delete().where(column.sender_id == sender_id)).rowcount
-        if self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        truncate_log(self.engine)
         return removed or 0
 
     def _last_id(self, connection: Any, sender_id: Text) -> Optional[int]:
