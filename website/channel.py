@@ -32,7 +32,13 @@ from clinic.profile import current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
 from website.ratelimit import Limit, RateLimiter, address_key
-from website.requests import BadRequest, button_payload_or_text, canonical_sender, parse_widget_request
+from website.requests import (
+    BadRequest,
+    WidgetMessage,
+    button_payload_or_text,
+    canonical_sender,
+    parse_widget_request,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +155,60 @@ def error(status: int, reason: str, headers: Optional[Dict[str, str]] = None) ->
     return response.json({"error": reason}, status=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+async def answer(
+    request: Request,
+    parse: Callable[[bytes, int], WidgetMessage],
+    max_length: int,
+    senders: Optional[RateLimiter],
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    channel: str,
+    headers: Dict[str, str],
+) -> Tuple[Optional[WidgetMessage], List[Dict[str, Any]], Optional[HTTPResponse]]:
+    """What the website and REST channels do with a message once the request is admitted: the
+    body's size and shape checked by ``parse``, a "/" payload Rasa would misread passed on as
+    text, the per-sender limit, then Rasa's answer. Returns the message and the bot's messages,
+    or the refusal to send. The visitor's text never reaches the log, not even when answering fails.
+    """
+    if len(request.body or b"") > MAX_BODY_BYTES:
+        return None, [], error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB", headers)
+    try:
+        message = parse(request.body or b"", max_length)
+    except BadRequest as problem:
+        return None, [], error(400, str(problem), headers)
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.domain is None:
+        return None, [], error(503, "the assistant is starting; please try again in a moment", headers)
+    text = button_payload_or_text(message.text, agent.domain.intents, agent.domain.entities)
+    if not text:
+        return None, [], error(400, "'message' has no text after the leading '/'", headers)
+    if senders is not None:
+        wait = senders.hit(message.sender)
+        if wait is not None:
+            return None, [], too_many(wait, headers)
+    collector = CollectingOutputChannel()
+    try:
+        await on_new_message(
+            UserMessage(text, collector, message.sender, input_channel=channel, metadata=message.metadata)
+        )
+    except asyncio.CancelledError:
+        logger.error("%s channel: answering a message timed out", channel)
+        return None, [], error(503, "the assistant took too long to answer; please try again", headers)
+    except Exception as failure:  # noqa: BLE001 - answered with a 500; the visitor's text stays out of the log
+        logger.error(
+            "%s channel: answering a message failed (%s)\n%s",
+            channel,
+            type(failure).__name__,
+            "".join(traceback.format_tb(failure.__traceback__)),
+        )
+        return None, [], error(500, "the assistant could not answer just now; please try again", headers)
+    return message, collector.messages, None
+
+
+def too_many(wait: int, headers: Dict[str, str]) -> HTTPResponse:
+    """A rate limit's refusal, with when to try again."""
+    return error(429, f"too many messages; try again in {wait} seconds", {**headers, "Retry-After": str(wait)})
+
+
 class WebsiteInput(InputChannel):
     """The chat widget's channel."""
 
@@ -190,9 +250,6 @@ class WebsiteInput(InputChannel):
         senders = RateLimiter(config.per_sender) if config.per_sender else None
         addresses = RateLimiter(config.per_address) if config.per_address else None
         website = Blueprint("website_channel", __name__)
-
-        def too_many(wait: int, cors: Dict[str, str]) -> HTTPResponse:
-            return error(429, f"too many messages; try again in {wait} seconds", {**cors, "Retry-After": str(wait)})
 
         # Rasa's CORS extension answers every OPTIONS request itself, before any route runs,
         # with no CORS headers (Rasa runs without --cors). Its empty answer still passes through
@@ -277,44 +334,12 @@ class WebsiteInput(InputChannel):
             cors, refused = admitted(request)
             if refused is not None:
                 return refused
-            if len(request.body or b"") > MAX_BODY_BYTES:
-                return error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB", cors)
-            try:
-                message = parse_widget_request(request.body or b"", config.max_message_length)
-            except BadRequest as problem:
-                return error(400, str(problem), cors)
-            agent = getattr(request.app.ctx, "agent", None)
-            if agent is None or agent.domain is None:
-                return error(503, "the assistant is starting; please try again in a moment", cors)
-            text = button_payload_or_text(message.text, agent.domain.intents, agent.domain.entities)
-            if not text:
-                return error(400, "'message' has no text after the leading '/'", cors)
-            if senders is not None:
-                wait = senders.hit(message.sender)
-                if wait is not None:
-                    return too_many(wait, cors)
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        message.sender,
-                        input_channel=self.name(),
-                        metadata=message.metadata,
-                    )
-                )
-            except asyncio.CancelledError:
-                logger.error("website channel: answering a message timed out")
-                return error(503, "the assistant took too long to answer; please try again", cors)
-            except Exception as failure:  # noqa: BLE001 - answered with a 500; the visitor's text stays out of the log
-                logger.error(
-                    "website channel: answering a message failed (%s)\n%s",
-                    type(failure).__name__,
-                    "".join(traceback.format_tb(failure.__traceback__)),
-                )
-                return error(500, "the assistant could not answer just now; please try again", cors)
-            replies = widget_messages(collector.messages)
+            message, messages, refused = await answer(
+                request, parse_widget_request, config.max_message_length, senders, on_new_message, self.name(), cors
+            )
+            if refused is not None:
+                return refused
+            replies = widget_messages(messages)
             if not replies:
                 # Silence leaves a visitor guessing; it happens when a custom action could not run
                 # (the action server is down or failing): say so, and give the clinic's number.

@@ -24,24 +24,19 @@ so the path is Rasa's). The whole server's request size is capped by ``runtime.s
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import traceback
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from clinic import settings
 from clinic.profile import current_profile
-from website.channel import MAX_BODY_BYTES, client_address, error
+from website.channel import answer, client_address, too_many
 from website.ratelimit import Limit, RateLimiter, address_key, is_loopback
-from website.requests import BadRequest, button_payload_or_text, parse_rest_request
-
-logger = logging.getLogger(__name__)
+from website.requests import parse_rest_request
 
 
 @dataclass(frozen=True)
@@ -87,9 +82,6 @@ class ProtectedRestInput(InputChannel):
         addresses = RateLimiter(config.per_address) if config.per_address else None
         rest = Blueprint("protected_rest", __name__)
 
-        def too_many(wait: int) -> HTTPResponse:
-            return error(429, f"too many messages; try again in {wait} seconds", {"Retry-After": str(wait)})
-
         @rest.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -101,38 +93,18 @@ class ProtectedRestInput(InputChannel):
             if addresses is not None and counted:
                 wait = addresses.hit(address_key(address))
                 if wait is not None:
-                    return too_many(wait)
-            if len(request.body or b"") > MAX_BODY_BYTES:
-                return error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB")
-            try:
-                message = parse_rest_request(request.body or b"", config.max_message_length)
-            except BadRequest as problem:
-                return error(400, str(problem))
-            agent = getattr(request.app.ctx, "agent", None)
-            if agent is None or agent.domain is None:
-                return error(503, "the assistant is starting; please try again in a moment")
-            text = button_payload_or_text(message.text, agent.domain.intents, agent.domain.entities)
-            if not text:
-                return error(400, "'message' has no text after the leading '/'")
-            if senders is not None and counted:
-                wait = senders.hit(message.sender)
-                if wait is not None:
-                    return too_many(wait)
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(text, collector, message.sender, input_channel=self.name(), metadata=message.metadata)
-                )
-            except asyncio.CancelledError:
-                logger.error("rest channel: answering a message timed out")
-                return error(503, "the assistant took too long to answer; please try again")
-            except Exception as failure:  # noqa: BLE001 - answered with a 500; the visitor's text stays out of the log
-                logger.error(
-                    "rest channel: answering a message failed (%s)\n%s",
-                    type(failure).__name__,
-                    "".join(traceback.format_tb(failure.__traceback__)),
-                )
-                return error(500, "the assistant could not answer just now; please try again")
-            return response.json(collector.messages, headers={"Cache-Control": "no-store"})
+                    return too_many(wait, {})
+            _message, messages, refused = await answer(
+                request,
+                parse_rest_request,
+                config.max_message_length,
+                senders if counted else None,
+                on_new_message,
+                self.name(),
+                {},
+            )
+            if refused is not None:
+                return refused
+            return response.json(messages, headers={"Cache-Control": "no-store"})
 
         return rest
