@@ -278,30 +278,27 @@ def conversation_store(args: argparse.Namespace) -> ConversationStore:
 
 
 def e164(phone: str) -> str:
-    """A typed phone number as the booking store keeps it (E.164), read in the clinic's country."""
-    import phonenumbers
-
+    """A typed phone number as the booking form stored it (E.164), read by the same reader in the
+    clinic's country (a number with its country code when the profile cannot be read)."""
+    from clinic.booking_validation import parse_phone
     from clinic.profile import ClinicProfileError, current_profile
 
     try:
         country = current_profile().country
     except ClinicProfileError:
-        country = None
-    try:
-        number = phonenumbers.parse(phone, country)
-    except phonenumbers.NumberParseException:
-        raise StaffError(f"{phone!r} is not a phone number") from None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        country = "ZZ"  # phonenumbers' unknown region
+    found = parse_phone(phone, country)
+    if found.value is None:
+        raise StaffError(f"{phone!r} is not a phone number")
+    return found.value
 
 
 def cmd_erase(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
     phone = e164(args.phone) if args.phone else None
     try:
         erased = store.erase(args.reference, args.email, phone)
-    except UnknownReferenceError:
+    except UnknownReferenceError:  # the reference may still be in a conversation
         erased = []
-        if not args.reference:
-            raise
     words = {args.reference, args.email, phone}
     for booking in erased:
         words |= {booking.reference, booking.email, booking.phone}
