@@ -8,6 +8,7 @@ so a half-configured hand-off stops the server with a message naming the variabl
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,7 +124,7 @@ def delivery_settings(env: Optional[Mapping[str, str]] = None) -> DeliverySettin
         parts = urlsplit(webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SettingsError("CLINIC_BOOKING_WEBHOOK_URL: must be a URL starting with https://")
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not parts.hostname.startswith("127."):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             # A booking (name, phone, health words) must not cross a network in clear.
             raise SettingsError(
                 "CLINIC_BOOKING_WEBHOOK_URL: must start with https:// "
@@ -322,6 +323,17 @@ def request_max_bytes(env: Optional[Mapping[str, str]] = None) -> int:
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address, or ``localhost``) is this machine: 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 
 def action_server_token(env: Optional[Mapping[str, str]] = None) -> Optional[str]:

@@ -408,8 +408,9 @@ def test_the_hand_off_settings_refuse_clear_text_and_short_secrets():
     assert delivery_settings(good).webhook_url == "https://clinic.example/bookings"
     for url in ("http://127.0.0.1:8080/b", "http://localhost/b", "http://[::1]:9/b"):
         assert delivery_settings({**good, "CLINIC_BOOKING_WEBHOOK_URL": url}).webhook_url == url
-    with pytest.raises(SettingsError, match="must start with https://"):
-        delivery_settings({**good, "CLINIC_BOOKING_WEBHOOK_URL": "http://clinic.example/bookings"})
+    for url in ("http://clinic.example/bookings", "http://127.attacker.example/bookings"):
+        with pytest.raises(SettingsError, match="must start with https://"):
+            delivery_settings({**good, "CLINIC_BOOKING_WEBHOOK_URL": url})
     with pytest.raises(SettingsError, match="at least 32 random characters"):
         delivery_settings({**good, "CLINIC_WEBHOOK_SECRET": "s" * 31})
     mail = {"SMTP_HOST": "mail.clinic.example", "CLINIC_BOOKING_EMAIL": "desk@clinic.example"}

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from website.ratelimit import address_key, is_loopback
+from clinic.settings import is_loopback
+from website.ratelimit import address_key
 from website.requests import BadRequest, parse_rest_request
 
 SECRET_WORDS = "Zelda Quux on +1 202 555 0147"  # typed into bad requests: must reach no log

@@ -34,8 +34,9 @@ from sanic.response import HTTPResponse
 
 from clinic import settings
 from clinic.profile import current_profile
+from clinic.settings import is_loopback
 from website.channel import answer, client_address, too_many
-from website.ratelimit import Limit, RateLimiter, address_key, is_loopback
+from website.ratelimit import Limit, RateLimiter, address_key
 from website.requests import parse_rest_request
 
 
