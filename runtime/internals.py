@@ -20,7 +20,7 @@ import importlib
 import inspect
 import sys
 from types import ModuleType
-from typing import Any, Iterable, List, Mapping
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 
 class RasaInternalsChanged(RuntimeError):
@@ -49,18 +49,24 @@ def digest(path: str) -> str:
     return hashlib.sha256(inspect.getsource(resolve(path)).encode()).hexdigest()[:16]
 
 
+def current_digest(path: str) -> Tuple[Optional[str], str]:
+    """``(digest, "")`` of ``path`` in the installed Rasa, or ``(None, why)`` when it is gone."""
+    try:
+        return digest(path), ""
+    except (AttributeError, ImportError, OSError, TypeError) as error:
+        return None, type(error).__name__
+
+
 def problems(modules: Iterable[ModuleType]) -> List[str]:
     """What differs between each module's ``RELIES_ON`` and the installed Rasa, one line each."""
     found = []
     for module in modules:
         expected: Mapping[str, str] = module.RELIES_ON
         for path, known in expected.items():
-            try:
-                current = digest(path)
-            except (AttributeError, ImportError, OSError, TypeError) as error:
-                found.append(f"{path} is gone ({type(error).__name__}); {module.__name__} relies on it")
-                continue
-            if current != known:
+            current, why = current_digest(path)
+            if current is None:
+                found.append(f"{path} is gone ({why}); {module.__name__} relies on it")
+            elif current != known:
                 found.append(
                     f"{path} has changed (source digest {current}, expected {known}); re-check {module.__name__}"
                 )
@@ -95,12 +101,9 @@ def main() -> int:
             continue
         seen.add(module.__name__)
         for path, known in module.RELIES_ON.items():
-            try:
-                current = digest(path)
-            except (AttributeError, ImportError, OSError, TypeError) as error:
-                current = f"missing ({type(error).__name__})"
+            current, why = current_digest(path)
             mark = "" if current == known else "   <- changed"
-            print(f"{module.__name__}  {path}  {current}{mark}")
+            print(f"{module.__name__}  {path}  {current or f'missing ({why})'}{mark}")
     return 0
 
 
