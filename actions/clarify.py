@@ -108,3 +108,22 @@ class ActionAnswerChosenTopic(Action):
         else:
             dispatcher.utter_message(response=f"utter_faq/{topic}")
         return []
+
+
+ASK_THE_TEAM = {"title": "Ask the team", "payload": "/human_handoff"}
+
+
+class ActionDecline(Action):
+    """A question none of the answers covers: says so and gives the clinic's contact (never the
+    nearest FAQ: a confident wrong answer costs a visitor more than an honest "can't answer")."""
+
+    def name(self) -> Text:
+        return "action_decline"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            response="utter_out_of_scope", buttons=[dict(ASK_THE_TEAM)], **contact_details(current_profile())
+        )
+        return []

@@ -1,4 +1,5 @@
-"""Answers about the clinic itself (hours, location, contact, cost), written from ``clinic.yml``.
+"""Answers about the clinic itself (hours, location, contact, cost, referral, what to wear,
+children), written from ``clinic.yml``.
 
 The answers come from the profile, not from training data, so a clinic changes them
 by editing the file and restarting the action server.
@@ -69,6 +70,44 @@ def cost_answer(profile: ClinicProfile) -> str:
     """The price list and the insurance text."""
     prices = [f"- {line.item}: {line.price}" for line in profile.prices]
     return "\n".join(["Our prices:"] + prices + [profile.insurance])
+
+
+# The intents answered by one of the clinic's own sentences in clinic.yml, and which one.
+FACT_FIELDS = {"ask_referral": "referral", "ask_what_to_wear": "what_to_wear", "ask_children": "children"}
+
+
+def fact_answer(profile: ClinicProfile, intent: str) -> str:
+    """The clinic's own answer to a question about coming in; when the clinic has not written one,
+    an honest "can't answer" with its contact details (a policy is never guessed)."""
+    text = getattr(profile, FACT_FIELDS[intent], "") if intent in FACT_FIELDS else ""
+    return text or (
+        f"Sorry, I can't answer that one. The team at {profile.name} can: call {profile.phone} or email {profile.email}."
+    )
+
+
+def clinic_answer(profile: ClinicProfile, intent: str, now: datetime) -> str:
+    """The answer to any question about the clinic, by intent (also for a second question in a message)."""
+    if intent == "ask_hours":
+        return hours_answer(profile, now)
+    if intent == "ask_location":
+        return location_answer(profile)
+    if intent == "ask_contact":
+        return contact_answer(profile)
+    if intent == "ask_cost":
+        return cost_answer(profile)
+    return fact_answer(profile, intent)
+
+
+class ActionTellClinicFact(Action):
+    """Referral, what to wear, children: one of the clinic's own sentences, by intent."""
+
+    def name(self) -> Text:
+        return "action_tell_clinic_fact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+        dispatcher.utter_message(text=fact_answer(current_profile(), intent))
+        return []
 
 
 class ActionTellHours(Action):

@@ -149,6 +149,11 @@ class ClinicProfile(BaseModel):
     retention_days: conint(ge=1, le=3650)
     prices: List[Price]
     insurance: constr(strip_whitespace=True, min_length=3)
+    # Answers to what visitors ask about coming in, said as written. Empty: the assistant says it
+    # can't answer that one and gives the clinic's contact, rather than guessing a policy.
+    referral: constr(strip_whitespace=True) = ""
+    what_to_wear: constr(strip_whitespace=True) = ""
+    children: constr(strip_whitespace=True) = ""
     website: WebsiteOptions = WebsiteOptions()
 
     class Config:
