@@ -61,6 +61,10 @@ ASKING = re.compile(
 )
 
 
+# What a visitor may ask for beside a question: the request is handled and the question answered.
+REQUESTS = {"book_appointment", "request_callback", "human_handoff"}
+
+
 # Labels whose answer is a fact to give; a second question is only answered when it is one.
 def answerable(label: str) -> bool:
     return label.startswith("faq/") or label.startswith("ask_")
@@ -207,16 +211,20 @@ class QuestionFocus(LinearResponseSelector):
         return self._labels[best], float(combined[best]), None, combined
 
     def _two_questions(self, per_question: Sequence[np.ndarray]) -> Optional[Tuple[str, float, str, np.ndarray]]:
-        """The first two questions' answers, when they differ and both are sure and answerable."""
+        """The first two questions' answers, when they differ and both are sure: two facts in the
+        order asked, or a request (booking, callback, a person) first and a fact second."""
         sure = [
             (self._labels[int(np.argmax(p))], float(np.max(p)), p)
             for p in per_question
             if float(np.max(p)) >= float(self._config["two_threshold"])
         ]
-        sure = [entry for entry in sure if answerable(entry[0])]
-        if len(sure) < 2 or sure[0][0] == sure[1][0]:
+        facts = [entry for entry in sure if answerable(entry[0])]
+        requests = [entry for entry in sure if entry[0] in REQUESTS]
+        if requests and facts:
+            return requests[0][0], requests[0][1], facts[0][0], requests[0][2]
+        if len(facts) < 2 or facts[0][0] == facts[1][0]:
             return None
-        return sure[0][0], sure[0][1], sure[1][0], sure[0][2]
+        return facts[0][0], facts[0][1], facts[1][0], facts[0][2]
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Replaces the decision of a story-and-question or two-question message (see above)."""

@@ -114,7 +114,10 @@ PATTERNS = {
         r"\b(?:numb|numbness|lost (?:all )?(?:the )?feeling|can'?t feel|cannot feel|no feeling|dead feeling)\b"
         r"[^.?!]{0,40}\b" + _AFTER + r"\b",
         _AFTER + r"\b[^.?!]{0,40}\b(?:numb|numbness|lost (?:all )?(?:the )?feeling|can'?t feel|cannot feel)\b",
-        r"\b(?:gone|went|going|gone all) numb\b",
+        r"\b(?:gone|went|going|gone all|turned|turning)\s+(?:completely |totally |really |all |kind of |fully )?numb\b",
+        r"\b(?:getting|got|gone|going|feels?|feeling) (?:much |a lot |really )?weaker\b",
+        r"\b(?:can'?t|cannot|can not|unable to) lift (?:the )?(?:front|toes|ball) of (?:my |his |her )?foot\b",
+        r"\bfoot (?:keeps )?(?:slapping|dropping|drop)\b",
         r"\blost (?:all )?(?:the )?(?:strength|power|use) (?:in|of)\b",
         r"\bnumb (?:all )?(?:down|on) (?:my |one |the |his |her )?(?:\w+ )?side\b",
         r"\b(?:half|one side of|side of) (?:my |his |her )?(?:face|body)\b[^.?!]{0,30}\b(?:numb|droop|drooping|"
@@ -133,6 +136,18 @@ PATTERNS = {
         _AFTER + r"\b[^.?!]{0,40}\b(?:arm|leg|hand|foot|side|fingers)\b[^.?!]{0,25}\bweak\b",
         r"\bweakness\b[^.?!]{0,40}\b" + _AFTER + r"\b",
     ],
+    "severe": [
+        r"\bworst (?:headache|pain) (?:of|in) my life\b",
+        r"\bheadache\b[^.?!]{0,40}\b(?:out of nowhere|came on suddenly|like a thunderclap)\b",
+        r"\b(?:10|ten) ?(?:/|out of) ?(?:10|ten)\b[^.?!]{0,60}\b(?:since|after|getting worse|worse)\b|"
+        r"\b(?:since|after)\b[^.?!]{0,60}\b(?:10|ten) ?(?:/|out of) ?(?:10|ten)\b",
+        r"\b(?:can'?t|cannot|can not|unable to) (?:put|bear) (?:any )?weight on\b",
+        r"\b(?:unbearable|excruciating|agonising|agonizing)\b[^.?!]{0,50}\b(?:since|after|worse|getting worse)\b",
+        r"\bheart\b[^.?!]{0,30}\b(?:racing|pounding|hammering|beating (?:really |so |very )?(?:fast|hard|weird|irregular)"
+        r"|skipping|fluttering|all over the place)\b(?=.*\b(?:dizzy|faint|light-?headed|chest|breath|started|"
+        r"hasn'?t stopped|won'?t stop|not stopping|since)\b)",
+        r"^(?=.*\b(?:swollen|swelling)\b)(?=.*\b(?:foot|leg|calf|hand|arm)\b[^.?!]{0,30}\b(?:cold|white|blue|pale)\b)",
+    ],
 }
 
 _COMPILED = {name: [re.compile(p) for p in patterns] for name, patterns in PATTERNS.items()}
@@ -140,7 +155,7 @@ _COMPILED = {name: [re.compile(p) for p in patterns] for name, patterns in PATTE
 # "Can it help chest tightness from the gym?" asks about treating a long-standing problem;
 # without a sign that something just happened, it is left to the classifier.
 _TREATMENT_QUESTION = re.compile(
-    r"\b(?:can|could|will|would|does|do|is|are)\b[^.!]{0,50}\b(?:(?<!please )(?<!pls )(?<!plz )(?<!need )helps?\b(?!\s*(?:me|us|him|her|them|pls|please|asap|now|urgently|quick))|"
+    r"\b(?:can|could|will|would|does|do|is|are|any chance|wondering if|hoping)\b[^.!]{0,50}\b(?:(?<!please )(?<!pls )(?<!plz )(?<!need )helps?\b(?!\s*(?:me|us|him|her|them|pls|please|asap|now|urgently|quick))|"
     r"treat|treats|fix|good for|work for|works for|worth (?:it|trying)|needle (?:there|that|it|my \w+|the \w+|\w+\?)|"
     r"(?:a problem|an issue|ok|okay|safe|a risk) (?:for|with)|postpone|still come)\b"
 )
@@ -156,6 +171,25 @@ _JUST_HAPPENED = re.compile(
 )
 
 
+# A worry about what might happen ("will I bleed a lot?", "what if I faint?") is a question for the
+# FAQ, unless the message also reports something happening now or since a session.
+_HYPOTHETICAL = re.compile(
+    r"\b(?:what if|what happens if|what would happen if|will i|would i|might i|am i going to|is it (?:normal|common|"
+    r"possible) to|in case|what should i do if|is there a risk|any risk|risk of|do people ever|does anyone ever)\b"
+)
+_REPORT = re.compile(
+    r"\b(?:since|started|suddenly|sudden|right now|rn|today|tonight|yesterday|this (?:morning|afternoon|evening)|"
+    r"hours? ago|just now|at the moment|currently|still)\b|"
+    r"\b(?:had|got|after) (?:my|the|a|his|her) (?:\w+ )?(?:needl\w*|treatment|session|appointment|appt)\b"
+)
+# "not swollen or hot", "no fever": a sign the visitor says is absent is not reported.
+_ABSENT = re.compile(
+    r"\b(?:not|no|without|nor)\s+(?:(?:very|really|at all|even|any)\s+)?(?:swollen|swelling|hot|red|warm|pus|fever|"
+    r"temperature|bleeding|numb|numbness|painful|tight|tingling)(?:\s+(?:or|and|nor)\s+(?:swollen|hot|red|warm|painful|"
+    r"numb|bleeding))*\b"
+)
+
+
 def plain_text(text: str) -> str:
     """Lower case, straight apostrophes, single spaces."""
     return " ".join(text.lower().replace("\u2019", "'").replace("\u2018", "'").split())
@@ -163,8 +197,10 @@ def plain_text(text: str) -> str:
 
 def urgent_symptom(text: str) -> Optional[str]:
     """The kind of urgent symptom ``text`` reports (``"chest"``, ``"bleeding"``...), or None."""
-    plain = plain_text(text)
+    plain = _ABSENT.sub(" ", plain_text(text))
     if _TREATMENT_QUESTION.search(plain) and (not _JUST_HAPPENED.search(plain) or _LONG_STANDING.search(plain)):
+        return None
+    if _HYPOTHETICAL.search(plain) and not _REPORT.search(plain):
         return None
     for name, patterns in _COMPILED.items():
         if any(pattern.search(plain) for pattern in patterns):

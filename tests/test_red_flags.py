@@ -14,6 +14,13 @@ from clinic_nlu.red_flags import PATTERNS, urgent_symptom
 pytestmark = pytest.mark.unit
 
 URGENT = {
+    "severe": [
+        "worst headache of my life since the neck needling",
+        "pain in my hip is 10/10 since the session and getting worse",
+        "i cant put any weight on my leg after the needling",
+        "my heart is racing and i feel dizzy, started on the table",
+        "my calf is swollen and my foot has gone cold and pale",
+    ],
     "breathing": [
         "i cant breathe properly since the needles in my upper back",
         "Struggling to get any air in, please help",
@@ -69,6 +76,11 @@ URGENT = {
 }
 
 CALM = [
+    "I bruise really easily, will I bleed a lot with the needling?",
+    "little red dots where the needles went in, not swollen or hot, just there. is that fine?",
+    "tight chest wall since a bad cough two years ago, heart is fine, any chance needling helps?",
+    "my heart starts racing whenever I see a needle, what if I panic on the table?",
+    "what if I faint? I always pass out at blood tests",
     "can dry needling puncture a lung?",
     "could i faint during the session, i hate needles",
     "is it normal to be sore the next day",

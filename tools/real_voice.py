@@ -108,6 +108,20 @@ class Report:
         ]
 
 
+# The issue's order for two questions: as asked, except that a red flag or a request (booking,
+# callback) comes first; asking for a person is answered last, with its callback offer.
+FIRST = {RED_FLAG, "book_appointment", "request_callback"}
+LAST = {"human_handoff"}
+
+
+def acceptable_orders(labels: List[str]) -> List[List[str]]:
+    """The orders in which two answers count as both answered."""
+    orders = [list(labels)]
+    if labels[1] in FIRST or labels[0] in LAST:
+        orders.append([labels[1], labels[0]])
+    return orders
+
+
 def judge(report: Report, case: Case, got: Sequence[str]) -> None:
     """Adds one message's outcome to ``report``; ``got`` is the replies' labels, in order."""
     answers = [label for label in got if label != IGNORED]
@@ -141,7 +155,8 @@ def judge(report: Report, case: Case, got: Sequence[str]) -> None:
             report.misses.append((DECLINE, shown, case.text))
         return
     report.covered += 1
-    if first == labels[0]:
+    firsts = {order[0] for order in acceptable_orders(labels)} if len(labels) == 2 else {labels[0]}
+    if first in firsts:
         report.right += 1
     elif first in NOT_ANSWERS:
         report.unsure += 1
@@ -150,11 +165,11 @@ def judge(report: Report, case: Case, got: Sequence[str]) -> None:
     if len(labels) == 2:
         report.two += 1
         in_order = [label for label in answers if label in labels]
-        if in_order[:2] == labels:
+        if in_order[:2] in acceptable_orders(labels):
             report.both += 1
             kind[0] += 1
             return
-        if first == labels[0]:
+        if first in firsts:
             report.two_first_only += 1
         report.misses.append((" + ".join(labels), shown, case.text))
         return
