@@ -81,7 +81,11 @@ class ActionClarifyTopic(Action):
         topics = closest_topics(tracker.latest_message or {}, labels)
         step = clarifying_step(unclear_turns_before(tracker.events), bool(topics))
         if step == SUGGEST:
-            dispatcher.utter_message(response="utter_did_you_mean", buttons=suggestion_buttons(topics, labels))
+            dispatcher.utter_message(
+                response="utter_did_you_mean",
+                buttons=suggestion_buttons(topics, labels),
+                **contact_details(current_profile()),
+            )
         elif step == REPHRASE:
             dispatcher.utter_message(response="utter_ask_rephrase")
         else:

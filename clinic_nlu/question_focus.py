@@ -56,6 +56,17 @@ QUESTION_STARTS = {
 }  # fmt: skip
 JOINS = re.compile(r"\s*(?:,\s*(?:and\s+|also\s+|plus\s+)?|\s+(?:and|also|plus|&)\s+(?:also\s+)?)", re.I)
 SENTENCE_END = re.compile(r"(?<=[?!.])\s+|\n+|(?<=\?)(?=\S)")
+# A statement is a request only when it says what is wanted and that it is wanted ("if so I'd like
+# to book in"), not when it mentions an appointment in a story ("the earliest GP appointment is...").
+REQUEST_WORDS = re.compile(r"\b(book|booking|appointment|appt|slot|call|ring|phone|speak|talk)\b", re.I)
+WANTING = re.compile(
+    r"\b(i'?d like|id like|i would like|i want|i wanna|please|pls|plz|can i|could i|let me|sign me up|get me|"
+    r"i'?ll take|keen to|i need to)\b",
+    re.I,
+)
+
+# Words that may stand before a second question's first word.
+HEDGES = {"roughly", "approximately", "about", "also", "then", "just", "so", "maybe", "and", "like"}
 ASKING = re.compile(
     r"\b(wondering|want(ed)? to know|like to know|tell me|question|curious|any idea|anyone know)\b", re.I
 )
@@ -106,6 +117,8 @@ def question_clauses(text: str, span: Tuple[int, int]) -> List[Tuple[int, int]]:
     pieces, begin = [], start
     for join in JOINS.finditer(text, start, end):
         following = _words(text[join.end() : end])
+        while following[:1] and following[0] in HEDGES:  # "..., and roughly how many visits"
+            following = following[1:]
         before = _words(text[begin : join.start()])
         if following and following[0] in QUESTION_STARTS and len(before) >= 2 and len(following) >= 3:
             pieces.append((begin, join.start()))
@@ -117,8 +130,15 @@ def question_clauses(text: str, span: Tuple[int, int]) -> List[Tuple[int, int]]:
 def question_segments(text: str) -> Tuple[List[Tuple[int, int]], bool]:
     """The spans of the message's questions (a sentence, or a clause of one), and whether there is
     anything else around them (a story)."""
+    questions, statements = split_message(text)
+    return questions, bool(statements)
+
+
+def split_message(text: str) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int]]]:
+    """The spans of the message's questions (a sentence, or a clause of one) and of everything
+    else (its statements: a story, or a request such as "I'd like to book in")."""
     questions: List[Tuple[int, int]] = []
-    story = False
+    statements: List[Tuple[int, int]] = []
     for span in sentences(text):
         sentence = text[span[0] : span[1]]
         if is_question(sentence):
@@ -126,10 +146,10 @@ def question_segments(text: str) -> Tuple[List[Tuple[int, int]], bool]:
                 if is_question(text[clause[0] : clause[1]]) or clause[1] == span[1]:
                     questions.append(clause)
                 else:  # "I'm scared of needles, does it hurt?": the first clause is the story
-                    story = True
-        elif len(_words(sentence)) >= 1:
-            story = True
-    return questions, story
+                    statements.append(clause)
+        elif _words(sentence):
+            statements.append(span)
+    return questions, statements
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -151,6 +171,9 @@ class QuestionFocus(LinearResponseSelector):
             "threshold": 0.5,
             # Each of two questions must be this sure to get its own answer.
             "two_threshold": 0.5,
+            # A request (to book, to be called) beside a question must be this sure: a wrongly
+            # started booking form is worse than one answer missing.
+            "request_threshold": 0.85,
         }
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -184,7 +207,8 @@ class QuestionFocus(LinearResponseSelector):
         """``(label, confidence, second label or None, probabilities)`` when the message's
         questions decide it, else None (leave the classifiers' decision)."""
         text = message.get(TEXT) or ""
-        questions, story = question_segments(text)
+        questions, statements = split_message(text)
+        story = bool(statements)
         if not questions or (len(questions) == 1 and not story):
             return None
         whole = self._sentence_features(message)
@@ -198,7 +222,21 @@ class QuestionFocus(LinearResponseSelector):
         if not per_question:
             return None
         whole_p = self._label_probabilities(whole)
-        two = self._two_questions(per_question)
+        requests = []  # "if so I'd like to book in": a request said, not asked
+        for span in statements:
+            blocks = self._segment_blocks(message, span)
+            if blocks is not None:
+                p = self._label_probabilities(blocks)
+                best = int(np.argmax(p))
+                said = text[span[0] : span[1]]
+                if (
+                    self._labels[best] in REQUESTS
+                    and p[best] >= float(self._config["request_threshold"])
+                    and REQUEST_WORDS.search(said)
+                    and WANTING.search(said)
+                ):
+                    requests.append(p)
+        two = self._two_questions(requests + per_question)
         if two is not None:
             return two
         focus = np.mean(per_question, axis=0) if len(per_question) > 1 else per_question[0]
@@ -219,7 +257,8 @@ class QuestionFocus(LinearResponseSelector):
             if float(np.max(p)) >= float(self._config["two_threshold"])
         ]
         facts = [entry for entry in sure if answerable(entry[0])]
-        requests = [entry for entry in sure if entry[0] in REQUESTS]
+        request_bar = float(self._config["request_threshold"])
+        requests = [entry for entry in sure if entry[0] in REQUESTS and entry[1] >= request_bar]
         if requests and facts:
             return requests[0][0], requests[0][1], facts[0][0], requests[0][2]
         if len(facts) < 2 or facts[0][0] == facts[1][0]:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import yaml
 
+from clinic.profile import contact_details, load_profile
 from tests.conftest import ROOT
 from tools.faq_conventions import check_faq_dir
 
@@ -19,7 +20,8 @@ VAGUE = "i was wondering about a few things"
 
 
 def response_text(name: str) -> str:
-    return DOMAIN["responses"][name][0]["text"]
+    """A response's text as the visitor sees it, the clinic's contact details filled in."""
+    return DOMAIN["responses"][name][0]["text"].format(**contact_details(load_profile(ROOT / "clinic.yml")))
 
 
 @pytest.fixture(scope="module")

@@ -235,7 +235,8 @@ class ReplyKey:
         return {
             "utter_red_flag": RED_FLAG,
             "utter_out_of_scope": DECLINE,
-            "utter_did_you_mean": UNSURE,
+            # It says it can't answer, then offers the closest topics.
+            "utter_did_you_mean": DECLINE,
             "utter_ask_rephrase": UNSURE,
             "utter_contact_clinic": UNSURE,
             "utter_disclaimer": IGNORED,
