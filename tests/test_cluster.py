@@ -124,16 +124,9 @@ def user_texts_in_tracker(group: Cluster, sender: str) -> List[Tuple[str, str]]:
 
 
 def relation_files_containing(group: Cluster, needle: str) -> List[str]:
-    """The files of PostgreSQL's tables, indexes and catalogues (base/ in its data folder) holding
-    ``needle``, once a checkpoint has written every changed page to them. The write-ahead log
-    (pg_wal/) is left out: docs/privacy.md says how long it keeps deleted rows."""
-    staff_sql(group, "postgres", "CHECKPOINT")
-    base = group.postgres.home / "data" / "base"
-    return [
-        str(path.relative_to(base))
-        for path in base.rglob("*")
-        if path.is_file() and needle.encode() in path.read_bytes()
-    ]
+    """The files of PostgreSQL's tables, indexes and catalogues holding ``needle`` (pg_wal/ left
+    out: docs/privacy.md says how long it keeps deleted rows)."""
+    return group.postgres.files_containing(needle)
 
 
 def staff_sql(group: Cluster, database: str, statement: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from pathlib import Path
 from typing import Iterator, List
 
 import psycopg2
@@ -53,18 +52,6 @@ def owner(server: Postgres) -> str:
     return f"postgresql://{name}:pw-{name}@127.0.0.1:{server.port}/{name}"
 
 
-def files_containing(server: Postgres, needle: str) -> List[str]:
-    """The relation files under the data folder's base/ holding ``needle``, once PostgreSQL has
-    written every changed page to them."""
-    superuser(server, "CHECKPOINT")
-    base = Path(server.home) / "data" / "base"
-    return [
-        str(path.relative_to(base))
-        for path in base.rglob("*")
-        if path.is_file() and needle.encode() in path.read_bytes()
-    ]
-
-
 def fill(engine, notes: List[str]) -> None:
     with engine.begin() as connection:
         connection.exec_driver_sql(
@@ -85,15 +72,15 @@ def test_deleted_rows_and_their_statistics_leave_every_file(server, owner):
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE visits")
         with engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM visits WHERE note LIKE 'Wenzeslaus%'"))
-        assert files_containing(server, GONE[7])  # deleted, still in the table's file and pg_statistic
+        assert server.files_containing(GONE[7])  # deleted, still in the table's file and pg_statistic
 
         done = rewrite_tables(engine, PRIVATE)
         assert done[-2:] == ["VACUUM FULL visits", "VACUUM FULL pg_catalog.pg_statistic"], done
         for note in (GONE[0], GONE[7], GONE[39], "+12025550007"):
-            assert files_containing(server, note) == [], note
+            assert server.files_containing(note) == [], note
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT note FROM visits ORDER BY id").scalars().all() == KEPT
-        assert files_containing(server, KEPT[3])  # the live rows stay
+        assert server.files_containing(KEPT[3])  # the live rows stay
 
         # The statistics are gone for good: ANALYZE no longer samples the private columns, and an
         # emptied table (whose old statistics ANALYZE would keep) leaves nothing behind either.
@@ -104,7 +91,7 @@ def test_deleted_rows_and_their_statistics_leave_every_file(server, owner):
             sampled = connection.exec_driver_sql("SELECT attname FROM pg_stats WHERE tablename = 'visits'").scalars()
             assert set(sampled) <= {"id", "seen"}
         assert rewrite_tables(engine, PRIVATE) == ["VACUUM FULL visits"]  # nothing left to drop
-        assert files_containing(server, KEPT[3]) == []
+        assert server.files_containing(KEPT[3]) == []
     finally:
         engine.dispose()
 
