@@ -50,6 +50,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from clinic import clock
+from clinic.postgres_files import RewriteError, rewrite_tables
 from clinic.sqlite_files import owner_only, truncate_log
 
 CHANNELS = ("webhook", "email")
@@ -101,6 +102,13 @@ booking_deliveries = Table(
     Index("ix_booking_deliveries_due", "state", "next_attempt_at"),
 )
 
+
+# The columns that hold what the visitor typed, or the reference they were given: PostgreSQL keeps
+# no statistics of them, and rewrites its files after deleting (clinic.postgres_files).
+PRIVATE_COLUMNS = {
+    "booking_requests": ("reference", "name", "phone", "email", "requested_time_text"),
+    "booking_deliveries": ("last_error",),
+}
 
 # How long a save waits for a locked SQLite file before it fails. Short enough that the visitor
 # hears "could not save, please call" before the widget gives up waiting (30 s).
@@ -650,6 +658,10 @@ class BookingStore:
 
         Returns:
             How many requests were deleted.
+
+        Raises:
+            BookingStoreError: nothing was deleted, or (on PostgreSQL) the tables could not be
+                rewritten afterwards.
         """
         d, r = booking_deliveries, booking_requests
         cutoff = _to_db(older_than)
@@ -658,7 +670,7 @@ class BookingStore:
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(old_ids)))
                 removed = connection.execute(delete(r).where(r.c.created_at < cutoff)).rowcount
-            truncate_log(self.engine)
+            self._forget_deleted("purged")
             return removed
         except SQLAlchemyError as error:
             raise _store_error("purging booking requests", error) from None
@@ -695,14 +707,28 @@ class BookingStore:
                 if not matches:
                     return []
                 ids = [row.id for row in connection.execute(select(r.c.id).where(or_(*matches)))]
+            if not ids:
+                return []
             found = list(self._bookings_by_id(ids).values())
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(ids)))
                 connection.execute(delete(r).where(r.c.id.in_(ids)))
-            truncate_log(self.engine)
+            self._forget_deleted("erased")
             return found
         except SQLAlchemyError as error:
             raise _store_error("erasing booking requests", error) from None
+
+    def _forget_deleted(self, done: str) -> None:
+        """Deleted rows gone from the files: SQLite's log emptied, PostgreSQL's tables rewritten.
+
+        Raises:
+            BookingStoreError: PostgreSQL's tables could not be rewritten (the rows are deleted).
+        """
+        truncate_log(self.engine)
+        try:
+            rewrite_tables(self.engine, PRIVATE_COLUMNS)
+        except RewriteError as error:
+            raise BookingStoreError(f"the requests were {done}, but their tables were not rewritten: {error}") from None
 
     # -- reading ---------------------------------------------------------
 

@@ -19,7 +19,10 @@ task and the staff command line.
 
 On SQLite every connection deletes with ``secure_delete`` (freed pages are overwritten
 with zeros) and the write-ahead log is checkpointed and truncated afterwards, so deleted
-text stays readable neither in the database file's free pages nor in the WAL.
+text stays readable neither in the database file's free pages nor in the WAL. On PostgreSQL
+``purge`` and ``erase`` rewrite the table afterwards (``clinic.postgres_files``); the purge does
+so even when it deleted nothing, so the rows the running servers delete or rewrite themselves
+(the widget's "Delete this conversation", ``scrub``) are gone from the files by the next one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any, Iterable, List, Sequence
 
 import sqlalchemy as sa
 
+from clinic.postgres_files import rewrite_tables
 from clinic.sqlite_files import truncate_log
 
 REMOVED = "[removed]"
@@ -41,6 +45,7 @@ EVENTS = sa.table(
     sa.column("timestamp"),
     sa.column("data"),
 )
+PRIVATE_COLUMNS = {"events": ("data",)}  # the events' JSON: every word typed and said
 
 
 class ConversationStore:
@@ -66,12 +71,16 @@ class ConversationStore:
         return sa.inspect(self.engine).has_table("events")
 
     def purge(self, before: datetime) -> int:
-        """Deletes every row older than ``before`` (timezone-aware); returns how many."""
+        """Deletes every row older than ``before`` (timezone-aware); returns how many.
+
+        Raises:
+            RewriteError: PostgreSQL's table could not be rewritten (the rows are deleted).
+        """
         if not self.exists():
             return 0
         with self.engine.begin() as connection:
             removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.timestamp < before.timestamp())).rowcount
-        truncate_log(self.engine)
+        self._forget_deleted()
         return removed or 0
 
     def senders_mentioning(self, words: Iterable[str]) -> List[str]:
@@ -85,13 +94,26 @@ class ConversationStore:
             return sorted(found)
 
     def erase(self, senders: Sequence[str]) -> int:
-        """Deletes every row of these conversations; returns how many rows."""
+        """Deletes every row of these conversations; returns how many rows.
+
+        Raises:
+            RewriteError: PostgreSQL's table could not be rewritten (the rows are deleted).
+        """
         if not senders or not self.exists():
             return 0
         with self.engine.begin() as connection:
             removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.sender_id.in_(list(senders)))).rowcount
-        truncate_log(self.engine)
+        self._forget_deleted()
         return removed or 0
+
+    def _forget_deleted(self) -> None:
+        """Deleted rows gone from the files: SQLite's log emptied, PostgreSQL's table rewritten.
+
+        Raises:
+            RewriteError: PostgreSQL's table could not be rewritten (the rows are deleted).
+        """
+        truncate_log(self.engine)
+        rewrite_tables(self.engine, PRIVATE_COLUMNS)
 
     def scrub(self, sender: str, secrets: Iterable[str]) -> int:
         """Replaces every occurrence of ``secrets`` in one conversation's rows with "[removed]";

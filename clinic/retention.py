@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from clinic import clock
+from clinic.booking_store import BookingStoreError
 from clinic.conversations import ConversationStore
+from clinic.postgres_files import RewriteError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ async def keep_retention(
                 removed = await asyncio.to_thread(purge, cutoff)
                 if removed:
                     logger.info("retention: removed %d %s older than %d days", removed, what, retention_days)
+            except (RewriteError, BookingStoreError) as error:  # their messages name tables, never a visitor
+                logger.error("retention: purging %s failed: %s", what, error)
             except Exception as error:  # noqa: BLE001 - a failed purge is retried at the next check
                 logger.error("retention: purging %s failed (%s)", what, type(error).__name__)
         await asyncio.sleep(every_seconds)

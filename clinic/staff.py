@@ -52,6 +52,7 @@ from clinic.booking_store import (
     sqlite_file,
 )
 from clinic.conversations import ConversationStore
+from clinic.postgres_files import RewriteError
 from clinic.text import printable
 
 CSV_FIELDS = (
@@ -384,6 +385,13 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
             store.close()
     except (StaffError, BookingStoreError) as error:
         err.write(f"error: {error}\n")
+        return 1
+    except RewriteError as error:
+        err.write(
+            f"error: the conversations were deleted, but their table was not rewritten: {error}. "
+            "Their text stays in PostgreSQL's files until a purge rewrites it (run "
+            "`python -m actions.staff purge` again, or wait for the action server's next retention check).\n"
+        )
         return 1
     return 0
 

@@ -161,6 +161,28 @@ class Postgres:
     def url(self, database: str) -> str:
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
 
+    def files_containing(self, needle: str) -> List[str]:
+        """The files of every database's tables, indexes and catalogues (``base/`` in the data
+        folder) holding ``needle``, once a checkpoint has written every changed page to them. The
+        write-ahead log (``pg_wal/``) is not among them."""
+        import psycopg2
+
+        connection = psycopg2.connect(self.url("postgres"))
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+        connection.close()
+        base = self.home / "data" / "base"
+        found = []
+        for path in base.rglob("*"):
+            try:
+                content = path.read_bytes() if path.is_file() else b""
+            except FileNotFoundError:  # removed or renamed while the folder was read (a relation cache file)
+                continue
+            if needle.encode() in content:
+                found.append(str(path.relative_to(base)))
+        return found
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()

@@ -87,6 +87,11 @@ def booking_steps(name: str, phone: str) -> List[Tuple[str, str]]:
     ]
 
 
+def digits(typed: str) -> str:
+    """A typed phone number's digits ("(202) 555-0140" -> "2025550140")."""
+    return re.sub(r"\D", "", typed)
+
+
 def upstream(group: Cluster, number: int) -> str:
     return f"127.0.0.1:{group.rasa_ports[number]}"
 
@@ -116,6 +121,51 @@ def user_texts_in_tracker(group: Cluster, sender: str) -> List[Tuple[str, str]]:
     finally:
         engine.dispose()
     return [(kind, json.loads(data).get("text") or "") for kind, data in rows]
+
+
+def relation_files_containing(group: Cluster, needle: str) -> List[str]:
+    """The files of PostgreSQL's tables, indexes and catalogues holding ``needle`` (pg_wal/ left
+    out: docs/privacy.md says how long it keeps deleted rows)."""
+    return group.postgres.files_containing(needle)
+
+
+def staff_sql(group: Cluster, database: str, statement: str) -> None:
+    """One statement outside a transaction, as the cluster's superuser (what autovacuum or an
+    operator would run)."""
+    engine = create_engine(group.postgres.url(database), future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def sampled_columns(group: Cluster, database: str, table: str) -> set:
+    """The table's columns whose sample values PostgreSQL keeps in its statistics (pg_stats)."""
+    engine = create_engine(group.postgres.url(database), future=True)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT attname FROM pg_stats WHERE tablename = :t")
+            return set(connection.execute(query, {"t": table}).scalars())
+    finally:
+        engine.dispose()
+
+
+def staff(group: Cluster, *args: str) -> subprocess.CompletedProcess:
+    """`python -m actions.staff ...` against the group's shared PostgreSQL stores."""
+    env = dict(
+        group.rasa[0].env,
+        BOOKINGS_DB_URL=group.postgres.url("clinic_bookings"),
+        TRACKER_DB_URL=group.postgres.url("clinic_tracker"),
+    )
+    return subprocess.run(
+        [str(BIN / "python"), "-m", "actions.staff", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_conversation_alternating_between_servers_keeps_its_state(group):
@@ -240,9 +290,13 @@ def test_the_staff_report_reads_the_shared_stores(group):
 
 def test_erasing_one_visitor_in_the_shared_postgresql_stores(group):
     """`python -m actions.staff erase` in a clinic group: the visitor's request, deliveries and
-    conversation go from the shared PostgreSQL databases; the other visitors' stay."""
+    conversation go from the shared PostgreSQL databases, and from their files; the other
+    visitors' stay."""
     reference = sorted(group.confirmed)[0]
     phone = dict(bookings(group))[reference]
+    typed_phone = next(typed for typed in PHONES if f"+1{digits(typed)}" == phone)
+    name = NAMES[PHONES.index(typed_phone)]
+    kept_phone = next(other for ref, other in bookings(group) if ref != reference)
 
     def conversations_with(needle: str) -> int:
         engine = create_engine(group.postgres.url("clinic_tracker"), future=True)
@@ -254,25 +308,56 @@ def test_erasing_one_visitor_in_the_shared_postgresql_stores(group):
             engine.dispose()
 
     assert conversations_with(reference) == 1 and conversations_with(phone) >= 1
-    env = dict(
-        group.rasa[0].env,
-        BOOKINGS_DB_URL=group.postgres.url("clinic_bookings"),
-        TRACKER_DB_URL=group.postgres.url("clinic_tracker"),
-    )
-    done = subprocess.run(
-        [str(BIN / "python"), "-m", "actions.staff", "erase", "--reference", reference],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Statistics sampled from the rows, as autovacuum takes them whenever it likes: the events'
+    # JSON among them (the action servers' first purge ran before Rasa made the table).
+    staff_sql(group, "clinic_tracker", "ANALYZE")
+    staff_sql(group, "clinic_bookings", "ANALYZE")
+    assert "data" in sampled_columns(group, "clinic_tracker", "events")
+    assert relation_files_containing(group, phone)  # what the search below must not find afterwards
+    done = staff(group, "erase", "--reference", reference)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"request {reference}" in done.stdout and "1 request(s) and 1 conversation(s)" in done.stdout
     remaining = dict(bookings(group))
     assert reference not in remaining and phone not in remaining.values()
     assert len(remaining) == len(group.confirmed) - 1
     assert conversations_with(reference) == 0 and conversations_with(phone) == 0
+    # Deleted means gone from the files: the tables were rewritten without the rows, and PostgreSQL
+    # keeps no statistics of the columns that hold visitors' words.
+    for secret in (phone, typed_phone, name, reference):
+        assert relation_files_containing(group, secret) == [], secret
+    assert "data" not in sampled_columns(group, "clinic_tracker", "events")
+    assert not {"reference", "name", "phone", "email"} & sampled_columns(group, "clinic_bookings", "booking_requests")
+    assert relation_files_containing(group, kept_phone)  # only that visitor was erased
+
+
+def test_purging_everything_from_the_shared_postgresql_stores(group):
+    """`python -m actions.staff purge --older-than-days 0` in a clinic group, with both Rasa
+    servers running: no request and no conversation text left, in the tables or their files; the
+    group goes on answering. (After the tests that count the stored bookings and conversations.)"""
+    kept = len(bookings(group))
+    assert kept == len(group.confirmed) - 1  # what the erasure above left
+    kept_phone = bookings(group)[0][1]
+    written = ["What name", "Which day and time", "I'd like to book an appointment", "does dry needling hurt?"]
+    assert relation_files_containing(group, kept_phone) and relation_files_containing(group, written[0])
+    done = staff(group, "purge", "--older-than-days", "0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Removed {kept} booking request(s)" in done.stdout, done.stdout
+    assert bookings(group) == []
+    for database, table in (
+        ("clinic_bookings", "booking_requests"),
+        ("clinic_bookings", "booking_deliveries"),
+        ("clinic_tracker", "events"),
+    ):
+        engine = create_engine(group.postgres.url(database), future=True)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == 0, table
+        finally:
+            engine.dispose()
+    for secret in written + NAMES + PHONES + [f"+1{digits(phone)}" for phone in PHONES]:
+        assert relation_files_containing(group, secret) == [], secret
+    reply, _ = say(group, str(uuid.uuid4()), "does dry needling hurt?")
+    assert "pain" in reply.lower(), reply
 
 
 def test_only_the_website_channel_is_public(group):

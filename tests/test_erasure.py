@@ -56,9 +56,12 @@ def test_erase_and_purge_leave_nothing_readable_in_any_file(tmp_path):
     assistant = start_assistant(MODEL_PATH, tmp_path)
     try:
         erased_email, kept_email = "quillon.varda@mail.example", "ottilie.brenner@mail.example"
-        reference = book(assistant, f"visitor-{uuid.uuid4()}", "Quillon Varda", erased_email)
+        erased_sender = f"visitor-{uuid.uuid4()}"
+        reference = book(assistant, erased_sender, "Quillon Varda", erased_email)
         kept = book(assistant, f"visitor-{uuid.uuid4()}", "Ottilie Brenner", kept_email)
         assert files_containing(tmp_path, erased_email)  # it was stored (conversation and booking)
+        with ConversationStore(assistant.env["TRACKER_DB_URL"]) as conversations:  # kept in the REST namespace
+            assert conversations.senders_mentioning([erased_email]) == ["rest:" + erased_sender]
         databases = [path for path in tmp_path.iterdir() if path.name.startswith(("tracker.db", "bookings.db"))]
         assert len(databases) >= 2 and all(path.stat().st_mode & 0o077 == 0 for path in databases), [
             (path.name, oct(path.stat().st_mode)) for path in databases

@@ -9,10 +9,11 @@ import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from clinic.settings import is_loopback
 from website.ratelimit import address_key
-from website.requests import BadRequest, parse_rest_request
+from website.requests import BadRequest, canonical_sender, parse_rest_request, parse_widget_request
 
 SECRET_WORDS = "Zelda Quux on +1 202 555 0147"  # typed into bad requests: must reach no log
 REST = "/webhooks/rest/webhook"
@@ -44,6 +45,23 @@ def test_bad_rest_requests_are_refused_with_a_reason(document, reason):
 def test_a_rest_sender_is_any_printable_id_up_to_128_characters():
     assert parse_rest_request(b'{"sender": "crm-4711", "message": "hi"}').sender == "crm-4711"
     assert parse_rest_request(json.dumps({"sender": "s" * 128, "message": "hi"}).encode()).sender == "s" * 128
+
+
+@pytest.mark.unit
+def test_rest_conversations_are_kept_apart_from_the_widgets():
+    widget = str(uuid.uuid4())
+    from_widget = parse_widget_request(json.dumps({"sender": widget, "message": "hi"}).encode())
+    from_rest = parse_rest_request(json.dumps({"sender": widget, "message": "hi"}).encode())
+    assert from_widget.conversation == widget
+    assert (from_rest.sender, from_rest.conversation) == (widget, "rest:" + widget)
+    assert parse_rest_request(b'{"sender": "crm-4711", "message": "hi"}').conversation == "rest:crm-4711"
+    # The widget's ids are UUIDs in their usual form: none is in the REST namespace, and a widget
+    # request cannot name a REST client's conversation.
+    for value in (widget, widget.upper(), " " + widget + " "):
+        assert ":" not in canonical_sender(value)
+    for value in ("rest:" + widget, "rest:crm-4711", "urn:uuid:" + widget):
+        with pytest.raises(BadRequest):
+            parse_widget_request(json.dumps({"sender": value, "message": "hi"}).encode())
 
 
 @pytest.mark.unit
@@ -116,3 +134,55 @@ def test_rest_refuses_what_it_cannot_read_with_a_reason(website):
     status, replies, _ = post(assistant, {"sender": "crm-contact-4711", "message": "hi"})
     assert status == 200 and all(reply["recipient_id"] == "crm-contact-4711" for reply in replies)
     assert "Zelda" not in assistant.log_text() and "555 0147" not in assistant.log_text()
+
+
+@pytest.mark.servers
+def test_a_rest_client_sending_a_widgets_id_reaches_a_conversation_of_its_own(website):
+    """The review's finding: REST accepted the widget's conversation ids, so a REST client that
+    learned one read and wrote that visitor's conversation. Now the same id names two conversations."""
+    assistant = website.assistant
+    widget = str(uuid.uuid4())
+
+    def widget_says(text: str, sender: str = widget):
+        body = json.dumps({"sender": sender, "message": text}).encode()
+        return assistant.request("POST", "/webhooks/website/webhook", body, JSON)
+
+    def texts(replies) -> str:
+        return "\n".join(reply.get("text") or "" for reply in replies)
+
+    status, replies = widget_says("I'd like to book an appointment")
+    assert status == 200 and "What name" in texts(replies), replies
+    status, replies = widget_says("Perpetua Lindqvist")
+    assert status == 200 and "phone number or email" in texts(replies), replies
+    # The REST client sends the widget's id and a phone number: had it reached the widget's
+    # conversation, the booking form would take the number and ask for the day and time.
+    status, replies, _ = post(assistant, {"sender": widget, "message": "(202) 555-0177"})
+    assert status == 200 and "Which day and time" not in texts(replies), replies
+    assert replies and all(reply["recipient_id"] == widget for reply in replies)  # the sender as sent
+    # The widget's conversation is where its visitor left it: the form still waits for the contact.
+    status, replies = widget_says("(202) 555-0166")
+    assert status == 200 and "Which day and time" in texts(replies), replies
+
+    engine = sa.create_engine(assistant.env["TRACKER_DB_URL"])
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT sender_id, data FROM events WHERE sender_id IN (:w, :r) AND type_name = 'user' ORDER BY id"
+                ),
+                {"w": widget, "r": "rest:" + widget},
+            ).all()
+    finally:
+        engine.dispose()
+    said = {}
+    for sender_id, data in rows:
+        said.setdefault(sender_id, []).append(json.loads(data)["text"])
+    assert said == {
+        widget: ["I'd like to book an appointment", "Perpetua Lindqvist", "(202) 555-0166"],
+        "rest:" + widget: ["(202) 555-0177"],
+    }
+    # Nor can the widget's "Delete this conversation" name the REST client's conversation.
+    status, answer = assistant.request(
+        "POST", "/webhooks/website/forget", json.dumps({"sender": "rest:" + widget}).encode(), JSON
+    )
+    assert status == 400 and "UUID" in answer["error"], answer

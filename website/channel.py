@@ -166,8 +166,10 @@ async def answer(
 ) -> Tuple[Optional[WidgetMessage], List[Dict[str, Any]], Optional[HTTPResponse]]:
     """What the website and REST channels do with a message once the request is admitted: the
     body's size and shape checked by ``parse``, a "/" payload Rasa would misread passed on as
-    text, the per-sender limit, then Rasa's answer. Returns the message and the bot's messages,
-    or the refusal to send. The visitor's text never reaches the log, not even when answering fails.
+    text, the per-sender limit, then Rasa's answer in the message's conversation (the channel's
+    namespace and the sender: ``WidgetMessage.conversation``). Returns the message and the bot's
+    messages, or the refusal to send. The visitor's text never reaches the log, not even when
+    answering fails.
     """
     if len(request.body or b"") > MAX_BODY_BYTES:
         return None, [], error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB", headers)
@@ -182,13 +184,13 @@ async def answer(
     if not text:
         return None, [], error(400, "'message' has no text after the leading '/'", headers)
     if senders is not None:
-        wait = senders.hit(message.sender)
+        wait = senders.hit(message.conversation)
         if wait is not None:
             return None, [], too_many(wait, headers)
     collector = CollectingOutputChannel()
     try:
         await on_new_message(
-            UserMessage(text, collector, message.sender, input_channel=channel, metadata=message.metadata)
+            UserMessage(text, collector, message.conversation, input_channel=channel, metadata=message.metadata)
         )
     except asyncio.CancelledError:
         logger.error("%s channel: answering a message timed out", channel)
@@ -311,10 +313,10 @@ class WebsiteInput(InputChannel):
             try:
                 document = json.loads((request.body or b"{}").decode("utf-8"))
                 sender = canonical_sender(document.get("sender") if isinstance(document, dict) else None)
+            except BadRequest as problem:  # before ValueError, which it is: its reason is the more exact
+                return error(400, str(problem), cors)
             except (ValueError, RecursionError):
                 return error(400, "the body must be a JSON object with the conversation's 'sender'", cors)
-            except BadRequest as problem:
-                return error(400, str(problem), cors)
             agent = getattr(request.app.ctx, "agent", None)
             store = getattr(agent, "tracker_store", None)
             store = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore

@@ -4,6 +4,12 @@ A request is a JSON object ``{"sender": <id>, "message": <text>, "metadata": {..
 widget's sender is the UUID it makes, a REST client's any id of at most 128 characters.
 Anything else is refused with a reason for a 400 answer: never a default sender (which
 would put strangers in one conversation), never a 500.
+
+The two channels' conversations live in one conversation store but never in one namespace: a
+widget's conversation is kept under its bare UUID, a REST client's under ``rest:`` and its sender.
+No UUID in its usual form contains a colon, so no REST sender can name a widget's conversation
+(a REST client that sends a widget's id gets a conversation of its own) and no widget request can
+name a REST client's.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from clinic.text import has_unprintable
 DEFAULT_MAX_MESSAGE_LENGTH = 2000
 MAX_METADATA_BYTES = 4096
 MAX_REST_SENDER_LENGTH = 128
+REST_CONVERSATIONS = "rest:"  # the prefix a REST sender's conversation is kept under
 
 # A button's payload: "/intent" or "/intent{...entities as a JSON object...}".
 BUTTON_PAYLOAD = re.compile(r"/(?P<intent>[A-Za-z0-9_/.-]+)(?P<entities>\{.*\})?", re.DOTALL)
@@ -30,15 +37,22 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True)
 class WidgetMessage:
-    """A checked message from the widget."""
+    """A checked message from the widget or a REST client."""
 
-    sender: str
+    sender: str  # as the client sent it, and answered back to it as ``recipient_id``
     text: str
     metadata: Dict[str, Any] = field(default_factory=dict)
+    namespace: str = ""  # the channel's prefix in the conversation store ("" for the widget)
+
+    @property
+    def conversation(self) -> str:
+        """The conversation store's id for this sender: the channel's prefix, then the sender."""
+        return self.namespace + self.sender
 
 
 def canonical_sender(value: Any) -> str:
-    """The sender id as a lower-case UUID string.
+    """The sender id as a lower-case UUID string (hex digits and dashes only, so never in the REST
+    channel's ``rest:`` namespace).
 
     Raises:
         BadRequest: when it is missing or not a UUID like the widget makes.
@@ -57,7 +71,8 @@ def canonical_sender(value: Any) -> str:
 
 
 def rest_sender(value: Any) -> str:
-    """A REST client's sender id: its conversation, chosen by the client.
+    """A REST client's sender id, chosen by the client (its conversation is kept under
+    ``rest:`` and this id).
 
     Raises:
         BadRequest: when it is missing, empty, longer than 128 characters or unprintable.
@@ -90,16 +105,20 @@ def parse_widget_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENG
 
 
 def parse_rest_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENGTH) -> WidgetMessage:
-    """Checks a raw request body from a REST client (its sender any id of up to 128 characters).
+    """Checks a raw request body from a REST client (its sender any id of up to 128 characters,
+    its conversation kept in the REST namespace).
 
     Raises:
         BadRequest: naming the first problem.
     """
-    return parse_request(body, max_length, rest_sender)
+    return parse_request(body, max_length, rest_sender, REST_CONVERSATIONS)
 
 
-def parse_request(body: bytes, max_length: int, sender_rule: Callable[[Any], str]) -> WidgetMessage:
-    """Checks a raw request body, the sender by ``sender_rule``.
+def parse_request(
+    body: bytes, max_length: int, sender_rule: Callable[[Any], str], namespace: str = ""
+) -> WidgetMessage:
+    """Checks a raw request body, the sender by ``sender_rule``; the conversation is kept under
+    ``namespace`` and the sender.
 
     Raises:
         BadRequest: naming the first problem.
@@ -141,7 +160,7 @@ def parse_request(body: bytes, max_length: int, sender_rule: Callable[[Any], str
         raise BadRequest("'metadata' is nested too deeply") from None
     if size > MAX_METADATA_BYTES:
         raise BadRequest(f"'metadata' is larger than {MAX_METADATA_BYTES} bytes")
-    return WidgetMessage(sender=sender, text=text, metadata=metadata)
+    return WidgetMessage(sender=sender, text=text, metadata=metadata, namespace=namespace)
 
 
 def button_payload_or_text(text: str, intents: Collection[str], entities: Collection[str]) -> str:

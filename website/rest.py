@@ -18,6 +18,10 @@ tools and tests, and checks every request first:
   are exempt unless ``REST_RATE_LIMIT_LOOPBACK=limited``. Over a limit: 429 and ``Retry-After``.
 - ``GET /``: ``{"status": "ok"}``, for health checks.
 
+A REST client's conversation is kept under ``rest:`` and its sender (``website.requests``), apart
+from the widget's, whose ids are bare UUIDs: a REST client that sends a widget's conversation id
+reads and writes a conversation of its own. The answers name the sender as the client sent it.
+
 Registered in ``credentials.yml`` as ``website.rest.ProtectedRestInput`` (its name is ``rest``,
 so the path is Rasa's). The whole server's request size is capped by ``runtime.serve``.
 """
@@ -95,7 +99,7 @@ class ProtectedRestInput(InputChannel):
                 wait = addresses.hit(address_key(address))
                 if wait is not None:
                     return too_many(wait, {})
-            _message, messages, refused = await answer(
+            message, messages, refused = await answer(
                 request,
                 parse_rest_request,
                 config.max_message_length,
@@ -106,6 +110,7 @@ class ProtectedRestInput(InputChannel):
             )
             if refused is not None:
                 return refused
-            return response.json(messages, headers={"Cache-Control": "no-store"})
+            replies = [{**reply, "recipient_id": message.sender} for reply in messages]
+            return response.json(replies, headers={"Cache-Control": "no-store"})
 
         return rest
