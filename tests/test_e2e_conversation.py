@@ -115,3 +115,41 @@ def test_http_api_is_off(assistant):
     for path in ["/status", "/model", "/conversations/x/tracker", "/version"]:
         status, _ = assistant.request("GET", path)
         assert status == 404, path
+
+
+PROFILE = load_profile(ROOT / "clinic.yml")
+
+
+def test_two_questions_get_both_answers_in_the_order_asked(assistant, answers):
+    from actions.clinic_info import cost_answer
+
+    replies = texts(
+        opening(assistant, new_sender(), "how much is the first visit and do I need a referral from my doctor")
+    )
+    assert replies == [cost_answer(PROFILE), PROFILE.referral]
+    replies = texts(opening(assistant, new_sender(), "does it hurt? and how many sessions will I need"))
+    assert replies == [answers["does_it_hurt"], answers["number_of_sessions"]]
+
+
+def test_a_booking_request_beside_a_question_starts_the_form_and_answers_the_question(assistant, answers):
+    replies = texts(
+        opening(assistant, new_sender(), "does it help with TMJ jaw pain? if so I'd like to book in please")
+    )
+    assert replies[0] == response_text("utter_booking_intro")
+    assert replies[1] == answers["conditions_treated"]
+    assert replies[-1] == response_text("utter_ask_full_name")
+
+
+def test_the_question_after_a_story_decides_the_answer(assistant, answers):
+    story = (
+        "Hi there, I've had lower back pain for about three years and my physio mentioned dry needling. "
+        "I'm honestly terrified of needles, does it hurt much?"
+    )
+    assert texts(opening(assistant, new_sender(), story)) == [answers["does_it_hurt"]]
+
+
+def test_a_question_no_answer_covers_gets_an_honest_decline_with_the_contact(assistant, answers):
+    [reply] = opening(assistant, new_sender(), "do you guys do shockwave therapy for plantar fasciitis")
+    assert reply["text"] == response_text("utter_out_of_scope")
+    assert "can't answer" in reply["text"] and PROFILE.phone in reply["text"] and PROFILE.email in reply["text"]
+    assert [button["payload"] for button in reply["buttons"]] == ["/human_handoff"]

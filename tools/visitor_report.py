@@ -33,7 +33,7 @@ from tools.faq_conventions import normalise
 ROOT = Path(__file__).resolve().parent.parent
 LOW_CONFIDENCE = 0.6
 NOT_ANSWERED_INTENTS = {"nlu_fallback", "out_of_scope"}
-NOT_ANSWERED_ACTIONS = {"action_clarify_topic", "utter_out_of_scope", "action_default_fallback"}
+NOT_ANSWERED_ACTIONS = {"action_clarify_topic", "action_decline", "utter_out_of_scope", "action_default_fallback"}
 SIMILAR = 0.75
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
