@@ -39,6 +39,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
+from tools.faq_conventions import normalise
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # What a reply can be, besides an answer's label.
@@ -325,6 +327,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         key = ReplyKey()
         labelled = [[key.label(text) for text in replies] for replies in rest_replies(args.model, everything)]
+    trained = training_examples()
     position = 0
     print(
         f"Real-voice sets, judged by the replies ({'parse' if args.parse else 'REST channel'}), {datetime.now():%Y-%m-%d}:"
@@ -335,7 +338,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             judge(report, case, labelled[position])
             position += 1
         print_report(report, args.quiet)
+        seen = sum(1 for case in cases[path] if normalise(case.text) in trained)
+        print(f"{report.name}: {seen} of {len(cases[path])} messages are also training examples, word for word")
     return 0
+
+
+def training_examples(root: Path = ROOT) -> set:
+    """Every training example under data/, normalised (to count the sets' overlap with it)."""
+    found = set()
+    for path in sorted((root / "data").rglob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            for line in str(block.get("examples") or "").splitlines():
+                if line.strip().startswith("- "):
+                    found.add(normalise(line.strip()[2:]))
+    return found
 
 
 if __name__ == "__main__":
