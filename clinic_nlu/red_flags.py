@@ -46,6 +46,8 @@ PATTERNS = {
         r"\bpanting\b",
         r"\bbreathless\b",
         r"\bgasping\b",
+        r"\b(?:little|short|tiny|small) gasps\b",
+        r"\b(?:hurts?|painful|pain) (?:to|when i) (?:talk|speak)\b",
         r"\bstruggling for (?:air|breath)\b",
         r"\b(?:hurts?|painful|pain|sore) (?:to|when i|when i try to|every time i) (?:breathe|take a breath|breath)\b",
         r"\bbreathing (?:is |feels )?(?:hurts?|painful|difficult|hard|shallow|laboured|labored)\b",

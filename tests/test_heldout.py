@@ -30,7 +30,8 @@ def report(parser):
 
 
 def test_heldout_set_is_big_enough(report):
-    assert report.topic_total >= 200 and report.off_topic_total >= 80
+    # 198: two questions about clothes moved to the clinic set's ask_what_to_wear (its own answer now).
+    assert report.topic_total >= 198 and report.off_topic_total >= 80
     assert report.intent_total >= 90 and all(total >= 15 for _, total in report.per_intent.values())
 
 

@@ -27,6 +27,7 @@ URGENT = {
         "my wife is short of breath after her treatment",
         "breathing feels shallow and laboured since lunch",
         "it hurts when i breathe in, started after physio",
+        "breath coming in short gasps since the session, it hurts to talk",
         "each breath feels like a struggle tonight",
         "my throat feels like it is closing up",
     ],

@@ -83,6 +83,12 @@ def test_a_new_topic_is_checked_trained_and_answered(tmp_path):
     assert f"{topic}:7: 14 examples; a topic needs at least 15" in first.stdout
 
     topic.write_text(new_topic(source, EXAMPLES))
+    # Step 6 of section 4: the questions the assistant used to decline leave out_of_scope.yml.
+    declined = work / "data" / "nlu" / "out_of_scope.yml"
+    lines = declined.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if "voucher" not in line.lower()]
+    assert len(kept) < len(lines)
+    declined.write_text("".join(kept))
     second = subprocess.run(check, cwd=ROOT, env=env, capture_output=True, text=True)
     assert second.returncode == 0, second.stdout
     assert "22 topics checked, 0 problem(s)" in second.stdout
