@@ -58,7 +58,9 @@ JOINS = re.compile(r"\s*(?:,\s*(?:and\s+|also\s+|plus\s+)?|\s+(?:and|also|plus|&
 SENTENCE_END = re.compile(r"(?<=[?!.])\s+|\n+|(?<=\?)(?=\S)")
 # A statement is a request only when it says what is wanted and that it is wanted ("if so I'd like
 # to book in"), not when it mentions an appointment in a story ("the earliest GP appointment is...").
-REQUEST_WORDS = re.compile(r"\b(book|booking|appointment|appt|slot|call|ring|phone|speak|talk)\b", re.I)
+REQUEST_WORDS = re.compile(
+    r"\b(book|booking|appointment|appt|slot|call|ring|phone|speak|talk|human|person|someone|somebody|staff)\b", re.I
+)
 WANTING = re.compile(
     r"\b(i'?d like|id like|i would like|i want|i wanna|please|pls|plz|can i|could i|let me|sign me up|get me|"
     r"i'?ll take|keen to|i need to)\b",
@@ -71,6 +73,9 @@ ASKING = re.compile(
     r"\b(wondering|want(ed)? to know|like to know|tell me|question|curious|any idea|anyone know)\b", re.I
 )
 
+
+# Questions that need no answer of their own beside a request ("are you a bot? I want a person").
+SMALL_TALK = {"bot_challenge", "greet", "thank", "affirm", "goodbye"}
 
 # What a visitor may ask for beside a question: the request is handled and the question answered.
 REQUESTS = {"book_appointment", "request_callback", "human_handoff"}
@@ -142,11 +147,15 @@ def split_message(text: str) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int
     for span in sentences(text):
         sentence = text[span[0] : span[1]]
         if is_question(sentence):
+            # A clause that is not a question belongs to the question after it: "she's diabetic,
+            # does that change anything?" asks about the diabetes.
+            begin = None
             for clause in question_clauses(text, span):
                 if is_question(text[clause[0] : clause[1]]) or clause[1] == span[1]:
-                    questions.append(clause)
-                else:  # "I'm scared of needles, does it hurt?": the first clause is the story
-                    statements.append(clause)
+                    questions.append((clause[0] if begin is None else begin, clause[1]))
+                    begin = None
+                elif begin is None:
+                    begin = clause[0]
         elif _words(sentence):
             statements.append(span)
     return questions, statements
@@ -248,7 +257,9 @@ class QuestionFocus(LinearResponseSelector):
             return None
         return self._labels[best], float(combined[best]), None, combined
 
-    def _two_questions(self, per_question: Sequence[np.ndarray]) -> Optional[Tuple[str, float, str, np.ndarray]]:
+    def _two_questions(
+        self, per_question: Sequence[np.ndarray]
+    ) -> Optional[Tuple[str, float, Optional[str], np.ndarray]]:
         """The first two questions' answers, when they differ and both are sure: two facts in the
         order asked, or a request (booking, callback, a person) first and a fact second."""
         sure = [
@@ -261,6 +272,9 @@ class QuestionFocus(LinearResponseSelector):
         requests = [entry for entry in sure if entry[0] in REQUESTS and entry[1] >= request_bar]
         if requests and facts:
             return requests[0][0], requests[0][1], facts[0][0], requests[0][2]
+        if requests and not facts and len(sure) == len(requests) + len([e for e in sure if e[0] in SMALL_TALK]):
+            # "is this a bot? i want a human": the request is what to act on
+            return requests[0][0], requests[0][1], None, requests[0][2]
         if len(facts) < 2 or facts[0][0] == facts[1][0]:
             return None
         return facts[0][0], facts[0][1], facts[1][0], facts[0][2]

@@ -158,7 +158,8 @@ _COMPILED = {name: [re.compile(p) for p in patterns] for name, patterns in PATTE
 # without a sign that something just happened, it is left to the classifier.
 _TREATMENT_QUESTION = re.compile(
     r"\b(?:can|could|will|would|does|do|is|are|any chance|wondering if|hoping)\b[^.!]{0,50}\b(?:(?<!please )(?<!pls )(?<!plz )(?<!need )helps?\b(?!\s*(?:me|us|him|her|them|pls|please|asap|now|urgently|quick))|"
-    r"treat|treats|fix|good for|work for|works for|worth (?:it|trying)|needle (?:there|that|it|my \w+|the \w+|\w+\?)|"
+    r"treat|treats|fix|good for|work for|works for|worth (?:it|trying)|(?:still )?an option|rule out|"
+    r"needle (?:there|that|it|my \w+|the \w+|\w+\?)|"
     r"(?:a problem|an issue|ok|okay|safe|a risk) (?:for|with)|postpone|still come)\b"
 )
 # A problem the visitor has had for a long time is a reason to ask about treatment, not an emergency.
@@ -177,13 +178,24 @@ _JUST_HAPPENED = re.compile(
 # FAQ, unless the message also reports something happening now or since a session.
 _HYPOTHETICAL = re.compile(
     r"\b(?:what if|what happens if|what would happen if|will i|would i|might i|am i going to|is it (?:normal|common|"
-    r"possible) to|in case|what should i do if|is there a risk|any risk|risk of|do people ever|does anyone ever)\b"
+    r"possible) to|in case|what should i do if|is there a risk|any risk|risk of|do people ever|does anyone ever|"
+    r"if i (?:start|get|feel|go)|will (?:it|needling|the needl\w*|this|that|dry needling) (?:make|leave|cause|give))\b"
 )
 _REPORT = re.compile(
     r"\b(?:since|started|suddenly|sudden|right now|rn|today|tonight|yesterday|this (?:morning|afternoon|evening)|"
     r"hours? ago|just now|at the moment|currently|still)\b|"
     r"\b(?:had|got|after) (?:my|the|a|his|her) (?:\w+ )?(?:needl\w*|treatment|session|appointment|appt)\b"
 )
+# A symptom the visitor says has already passed ("it faded within the hour", "then it settled"), asked
+# about as a question, is a question about side effects, unless something is still going on.
+_PASSED = re.compile(
+    r"\b(?:faded|passed|went away|wore off|settled|cleared up|subsided|disappeared|gone now|fine now|back to normal|"
+    r"totally fine|all fine|within (?:a|an|the) (?:minute|few minutes|hour))\b"
+)
+_ONGOING = re.compile(
+    r"\b(?:still|getting worse|worse now|won'?t stop|not stopping|hasn'?t stopped|came back|again now)\b"
+)
+
 # "not swollen or hot", "no fever": a sign the visitor says is absent is not reported.
 _ABSENT = re.compile(
     r"\b(?:not|no|without|nor)\s+(?:(?:very|really|at all|even|any)\s+)?(?:swollen|swelling|hot|red|warm|pus|fever|"
@@ -203,6 +215,8 @@ def urgent_symptom(text: str) -> Optional[str]:
     if _TREATMENT_QUESTION.search(plain) and (not _JUST_HAPPENED.search(plain) or _LONG_STANDING.search(plain)):
         return None
     if _HYPOTHETICAL.search(plain) and not _REPORT.search(plain):
+        return None
+    if "?" in plain and _PASSED.search(plain) and not _ONGOING.search(plain):
         return None
     for name, patterns in _COMPILED.items():
         if any(pattern.search(plain) for pattern in patterns):

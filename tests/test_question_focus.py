@@ -17,8 +17,13 @@ def pieces(text):
 def test_a_story_then_a_question():
     text = "I've had lower back pain for three years and my physio mentioned it. I'm scared of needles, does it hurt?"
     questions, story = pieces(text)
-    assert questions == ["does it hurt?"]
+    assert questions == ["I'm scared of needles, does it hurt?"]
     assert story
+
+
+def test_a_clause_before_a_question_belongs_to_it():
+    questions, _ = pieces("Can my 15 year old have it? And she's type 1 diabetic, does that change anything?")
+    assert questions == ["Can my 15 year old have it?", "And she's type 1 diabetic, does that change anything?"]
 
 
 def test_two_questions_joined_by_and():
