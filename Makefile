@@ -72,9 +72,9 @@ heldout: $(MODEL) ## Score the model on the held-out questions (never trained on
 	  tests/heldout/red_flag_heldout.yml tests/heldout/red_flag_final.yml tests/heldout/precautions_heldout.yml
 	@echo "The unseen red-flag set (written after the safety net was built; never read message by message):"
 	$(BIN)/python -m tools.evaluation $(MODEL) tests/heldout/red_flag_unseen.yml | tail -n 1
-	@echo "Real visitors' voice, judged by the replies through the REST channel (tests/realvoice/): the development"
-	@echo "set with its misses, then the sealed set, figures only (never read message by message):"
-	$(BIN)/python -m tools.real_voice --model $(MODEL) tests/realvoice/dev.yml
+	@echo "Real visitors' voice, judged by the replies through the REST channel (tests/realvoice/): the two development"
+	@echo "sets with their misses, then the sealed set, figures only (never read message by message):"
+	$(BIN)/python -m tools.real_voice --model $(MODEL) tests/realvoice/dev.yml tests/realvoice/dev2.yml
 	$(BIN)/python -m tools.real_voice --model $(MODEL) --quiet tests/realvoice/sealed.yml
 
 compare: $(SPACY_READY) ## Cross-validate config.yml as the assistant is judged, and show fallback thresholds

@@ -9,7 +9,11 @@ into ``red_flag``, never away from it:
   a visitor who may be in danger gets the safety message rather than "Did you mean...?".
 
 Missing a red flag is far worse than a false alarm, whose cost is a safety message to
-someone asking an ordinary question.
+someone asking an ordinary question. One narrow exception: a question about treating a
+long-standing problem that reports nothing happening now ("tightness across my chest for years,
+my cardiologist cleared me: could needling help?") is not an emergency, and the classifier's
+red flag is taken back (``clinic_nlu.red_flags.settled_question``; none of the project's 748
+red-flag messages, training and test sets alike, is one).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
-from clinic_nlu.red_flags import urgent_symptom
+from clinic_nlu.red_flags import settled_question, urgent_symptom
 from clinic_nlu.topic_guard import FALLBACK_INTENT, replace_intent
 
 
@@ -65,6 +69,15 @@ class RedFlagGuard(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             ranking = message.get("intent_ranking") or []
+            if (message.get("intent") or {}).get("name") == self._intent and settled_question(
+                message.get("text") or ""
+            ):
+                others = [entry for entry in ranking if entry.get("name") not in {self._intent, FALLBACK_INTENT}]
+                if others:
+                    replace_intent(
+                        message, others[0]["name"], float(others[0].get("confidence") or 0.0), (self._intent,)
+                    )
+                continue
             confidence = red_flag_decision(message.get("text"), message.get("intent") or {}, ranking, self._intent)
             if confidence is None:
                 continue

@@ -222,3 +222,11 @@ def urgent_symptom(text: str) -> Optional[str]:
         if any(pattern.search(plain) for pattern in patterns):
             return name
     return None
+
+
+def settled_question(text: str) -> bool:
+    """Whether ``text`` asks about treating a long-standing problem ("tight chest for years, my
+    cardiologist cleared me: could needling help?") without reporting anything happening now: the
+    one kind of message the classifier's own red flag is taken back for."""
+    plain = plain_text(text)
+    return bool(_TREATMENT_QUESTION.search(plain) and _LONG_STANDING.search(plain) and not _REPORT.search(plain))

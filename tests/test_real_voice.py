@@ -93,7 +93,7 @@ def test_the_sets_are_well_formed():
         "ask_what_to_wear",
         "ask_children",
     }
-    for name in ("dev", "sealed"):
+    for name in ("dev", "dev2", "sealed"):
         cases = load_cases(ROOT / "tests" / "realvoice" / f"{name}.yml")
         assert len(cases) >= 300
         for case in cases:

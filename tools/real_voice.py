@@ -3,7 +3,8 @@
 The sets (tests/realvoice/*.yml) were written by people who never saw the training data, from
 reading public clinic FAQ pages and patient forums: heading-style questions, stories with the
 question last, phone-typed chat, two questions in one message, questions no answer covers, red
-flags told as stories. Each message names what should answer it (``expect``): an answer's label
+flags told as stories (``dev.yml`` and ``dev2.yml`` are read and worked on; ``sealed.yml`` is scored
+once and never read). Each message names what should answer it (``expect``): an answer's label
 (``faq/<topic>``, ``ask_cost``...), ``decline``, ``red_flag``, or two labels in the order asked.
 
 Each reply is mapped back to the answer it is (its text, as a visitor sees it), so the figures
