@@ -55,7 +55,7 @@ $(MODEL): $(TRAINING_INPUTS)
 
 train: $(MODEL) ## Train the model (only when data or config changed)
 
-run: $(MODEL) ## Install, build, train if needed, then start the action server and Rasa together
+run: $(MODEL) ## Install, build, train if needed, then start the action server, Rasa and the staff console together
 	scripts/serve.sh run
 
 shell: $(MODEL) ## Chat with the assistant in the terminal

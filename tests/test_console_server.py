@@ -5,16 +5,15 @@ the pages in detail; these show the real process keeps the same rules, and where
 
 from __future__ import annotations
 
-import http.client
 import re
 import subprocess
 import sys
-from typing import Dict, Iterator, Optional, Tuple
-from urllib.parse import urlencode
+from typing import Iterator
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.console_http import Client
 from tools.servers import RunningConsole, server_env, start_console
 
 pytestmark = pytest.mark.servers
@@ -34,48 +33,8 @@ def console(tmp_path_factory) -> Iterator[RunningConsole]:
         running.stop()
 
 
-class Client:
-    """One browser's cookies, over plain HTTP, never following redirects."""
-
-    def __init__(self, console: RunningConsole, forwarded_for: Optional[str] = None) -> None:
-        self.port = console.port
-        self.cookies: Dict[str, str] = {}
-        self.forwarded_for = forwarded_for
-
-    def request(self, method: str, path: str, form=None, body: Optional[bytes] = None) -> Tuple[int, dict, str]:
-        headers = {}
-        if form is not None:
-            body = urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        if self.forwarded_for:
-            headers["X-Forwarded-For"] = self.forwarded_for
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            text = response.read().decode("utf-8", "replace")
-            for header in response.headers.get_all("Set-Cookie") or []:
-                name, value = header.split(";", 1)[0].split("=", 1)
-                if "Max-Age=0" in header:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = value
-            return response.status, {key.lower(): value for key, value in response.getheaders()}, text
-        finally:
-            connection.close()
-
-    def token(self, path: str = "/login") -> str:
-        _, _, page = self.request("GET", path)
-        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-    def log_in(self, name: str, password: str = PASSWORD) -> Tuple[int, dict, str]:
-        return self.request("POST", "/login", {"csrf_token": self.token(), "username": name, "password": password})
-
-
 def test_pages_without_a_session_lead_to_login(console):
-    client = Client(console)
+    client = Client(console.port)
     for path in ("/", "/inbox"):
         status, headers, _ = client.request("GET", path)
         assert (status, headers["location"]) == (303, "/login")
@@ -86,7 +45,7 @@ def test_pages_without_a_session_lead_to_login(console):
 
 
 def test_a_post_without_its_csrf_token_is_refused(console):
-    client = Client(console)
+    client = Client(console.port)
     client.token()  # the login page's cookie, but a form without the token
     status, _, page = client.request("POST", "/login", {"username": "anna", "password": PASSWORD})
     assert status == 403 and "security token was missing or wrong" in page
@@ -102,7 +61,7 @@ def test_a_post_without_its_csrf_token_is_refused(console):
 
 
 def test_five_wrong_passwords_then_the_sixth_try_is_refused_even_when_right(console):
-    client = Client(console, forwarded_for="203.0.113.9")  # as nginx on this machine would say
+    client = Client(console.port, forwarded_for="203.0.113.9")  # as nginx on this machine would say
     for _ in range(5):
         status, _, page = client.log_in("bob", "not the password")
         assert status == 401 and "Wrong username or password." in page
@@ -110,13 +69,13 @@ def test_five_wrong_passwords_then_the_sixth_try_is_refused_even_when_right(cons
     assert status == 429 and 25 <= int(headers["retry-after"]) <= 30
     assert re.search(r"Try again after \d\d:\d\d:\d\d UTC \(in \d+ seconds\)\.", page), page
     assert "console_session" not in client.cookies
-    assert Client(console, forwarded_for="198.51.100.4").log_in("bob")[0] == 429  # the user waits from anywhere
+    assert Client(console.port, forwarded_for="198.51.100.4").log_in("bob")[0] == 429  # the user waits from anywhere
     log = console.log.read_text()
     assert PASSWORD not in log and "not the password" not in log
 
 
 def test_a_large_body_is_refused_before_it_is_read(console):
-    client = Client(console)
+    client = Client(console.port)
     status, _, _ = client.request("POST", "/login", body=b"x" * 20_000)
     assert status == 413
 
