@@ -45,7 +45,7 @@ def render_site(site: str, http_port: int, https_port: int, console_port: int, c
 @pytest.fixture(scope="module")
 def behind_nginx(tmp_path_factory) -> Iterator[dict]:
     if not NGINX.exists() or shutil.which("openssl") is None:
-        pytest.fail("nginx or openssl is missing: `make services` installs nginx (Debian's openssl comes with it)")
+        pytest.fail("nginx or openssl is missing: `make services` installs them (make test does)")
     work = tmp_path_factory.mktemp("console-nginx")
     cert, key = work / "cert.pem", work / "key.pem"
     subprocess.run(
