@@ -18,9 +18,11 @@ import pytest
 from argon2 import PasswordHasher
 from sanic import Sanic
 
+from clinic import settings
 from clinic.booking_store import BookingStore
 from clinic.staff_accounts import SessionPolicy, StaffAccounts
 from console.app import ConsoleConfig, build_app
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -362,3 +364,35 @@ def test_an_empty_form_is_asked_again_without_counting_a_failure(console):
         reply = browser.post("/login", {"csrf_token": token, "username": "anna", "password": ""})
         assert reply.status == 400 and "Enter your username and your password." in reply.body
     assert browser.log_in("anna").status == 303
+
+
+def test_the_consoles_settings_and_their_defaults():
+    assert (settings.console_host({}), settings.console_port({})) == ("127.0.0.1", 5056)
+    assert settings.console_secure_cookies({}) is False
+    assert settings.console_secure_cookies({"CONSOLE_SECURE_COOKIES": "1"}) is True
+    assert settings.console_session_times({}) == (timedelta(minutes=30), timedelta(hours=12))
+    assert settings.console_session_times({"CONSOLE_IDLE_MINUTES": "5", "CONSOLE_SESSION_HOURS": "2"}) == (
+        timedelta(minutes=5),
+        timedelta(hours=2),
+    )
+    for env, name in (
+        ({"CONSOLE_SECURE_COOKIES": "yes"}, "CONSOLE_SECURE_COOKIES"),
+        ({"CONSOLE_IDLE_MINUTES": "0"}, "CONSOLE_IDLE_MINUTES"),
+        ({"CONSOLE_SESSION_HOURS": "soon"}, "CONSOLE_SESSION_HOURS"),
+    ):
+        with pytest.raises(settings.SettingsError, match=name):
+            settings.console_secure_cookies(env)
+            settings.console_session_times(env)
+
+
+def test_a_console_on_a_network_address_needs_https_in_front():
+    settings.check_console_exposure("127.0.0.1", secure_cookies=False)
+    settings.check_console_exposure("0.0.0.0", secure_cookies=True)
+    with pytest.raises(settings.SettingsError, match="CONSOLE_HOST=0.0.0.0 .* plain HTTP"):
+        settings.check_console_exposure("0.0.0.0", secure_cookies=False)
+
+
+def test_the_default_port_is_the_one_nginx_and_make_run_name():
+    port = settings.console_port({})
+    assert f"proxy_pass http://127.0.0.1:{port};" in (ROOT / "deploy" / "nginx" / "staff-console.conf").read_text()
+    assert f"${{CONSOLE_PORT:-{port}}}" in (ROOT / "scripts" / "serve.sh").read_text()
