@@ -55,7 +55,7 @@ $(MODEL): $(TRAINING_INPUTS)
 
 train: $(MODEL) ## Train the model (only when data or config changed)
 
-run: $(MODEL) ## Install, build, train if needed, then start the action server and Rasa together
+run: $(MODEL) ## Install, build, train if needed, then start the action server, Rasa and the staff console together
 	scripts/serve.sh run
 
 shell: $(MODEL) ## Chat with the assistant in the terminal
@@ -91,13 +91,14 @@ $(CHROMIUM):
 browser: $(CHROMIUM) ## Install Debian's Chromium for the browser tests (only when missing)
 
 # The multi-server test (tests/test_cluster.py) runs Debian's PostgreSQL, Redis and nginx on
-# loopback, started by the test itself; Debian's policy keeps apt from starting them here.
+# loopback, started by the test itself; Debian's policy keeps apt from starting them here. The
+# staff console's nginx test makes its self-signed certificate with openssl.
 POSTGRES_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
-SERVICE_PACKAGES := $(if $(POSTGRES_INITDB),,postgresql) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx)
+SERVICE_PACKAGES := $(if $(POSTGRES_INITDB),,postgresql) $(if $(wildcard /usr/bin/redis-server),,redis-server) $(if $(wildcard /usr/sbin/nginx),,nginx) $(if $(wildcard /usr/bin/openssl),,openssl)
 
-services: ## Install Debian's PostgreSQL, Redis and nginx for the multi-server test (only when missing)
+services: ## Install Debian's PostgreSQL, Redis, nginx and openssl for the multi-server and console tests (only when missing)
 ifneq ($(strip $(SERVICE_PACKAGES)),)
-	@echo "Installing Debian's $(strip $(SERVICE_PACKAGES)) for the multi-server test"
+	@echo "Installing Debian's $(strip $(SERVICE_PACKAGES)) for the multi-server and console tests"
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SERVICE_PACKAGES) \
 	  || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SERVICE_PACKAGES); }
 else

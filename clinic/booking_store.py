@@ -223,7 +223,8 @@ def local_time(moment: datetime, zone_name: str) -> datetime:
         return moment
 
 
-def _to_db(value: Optional[datetime]) -> Optional[datetime]:
+def to_db(value: Optional[datetime]) -> Optional[datetime]:
+    """A timezone-aware moment as the clinic's database keeps it: naive UTC."""
     if value is None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
@@ -231,7 +232,8 @@ def _to_db(value: Optional[datetime]) -> Optional[datetime]:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _from_db(value: Optional[datetime]) -> Optional[datetime]:
+def from_db(value: Optional[datetime]) -> Optional[datetime]:
+    """A moment read from the clinic's database (naive UTC), timezone-aware again."""
     return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
@@ -255,17 +257,17 @@ def _scrub(text: str, secrets_to_hide: Iterable[Optional[str]]) -> str:
 _CREATE_TABLES_LOCK = 0x636C696E6963  # "clinic"
 
 
-def create_tables_once(engine: Engine) -> None:
-    """Creates the tables if missing, one action server at a time.
+def create_tables_once(engine: Engine, tables: MetaData = metadata) -> None:
+    """Creates the tables of ``tables`` (default: the booking store's) if missing, one server at a time.
 
-    Several action servers of a clinic group start together against one PostgreSQL
-    database; without the lock two of them may both find a table missing and the
+    Several action servers (and staff consoles) of a clinic group start together against one
+    PostgreSQL database; without the lock two of them may both find a table missing and the
     second CREATE fails (found by the multi-server test). Other databases: no lock.
     """
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_TABLES_LOCK})
-        metadata.create_all(connection)
+        tables.create_all(connection)
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -416,14 +418,14 @@ class BookingStore:
             raise ValueError("requested_time must be timezone-aware")
         return {
             "kind": new.kind,
-            "created_at": _to_db(now),
+            "created_at": to_db(now),
             "name": new.name,
             "phone": new.phone,
             "email": new.email,
             "requested_time": requested.isoformat() if requested else None,
             "requested_time_text": new.requested_time_text,
             "timezone": new.timezone,
-            "consent_at": _to_db(new.consent_at),
+            "consent_at": to_db(new.consent_at),
         }
 
     @staticmethod
@@ -436,7 +438,7 @@ class BookingStore:
                     channel=channel,
                     state="pending",
                     attempts=0,
-                    next_attempt_at=_to_db(now),
+                    next_attempt_at=to_db(now),
                 )
             )
 
@@ -474,8 +476,8 @@ class BookingStore:
         """
         if limit <= 0 or (channels is not None and not channels):
             return []
-        now_db = _to_db(now)
-        lease_until = _to_db(now + timedelta(seconds=lease_seconds))
+        now_db = to_db(now)
+        lease_until = to_db(now + timedelta(seconds=lease_seconds))
         d = booking_deliveries
         free = or_(d.c.lease_until.is_(None), d.c.lease_until < now_db)
         due = and_(d.c.state == "pending", d.c.next_attempt_at <= now_db, free)
@@ -529,7 +531,7 @@ class BookingStore:
             .values(
                 state="delivered",
                 attempts=d.c.attempts + 1,
-                delivered_at=_to_db(now),
+                delivered_at=to_db(now),
                 next_attempt_at=None,
                 lease_until=None,
             ),
@@ -566,7 +568,7 @@ class BookingStore:
                         state="failed" if give_up else "pending",
                         attempts=d.c.attempts + 1,
                         last_error=_scrub(error, contact or ()),
-                        next_attempt_at=None if give_up else _to_db(next_attempt_at),
+                        next_attempt_at=None if give_up else to_db(next_attempt_at),
                         lease_until=None,
                     )
                 )
@@ -634,7 +636,7 @@ class BookingStore:
                     .values(
                         state="pending",
                         attempts=0,
-                        next_attempt_at=_to_db(now or clock.now()),
+                        next_attempt_at=to_db(now or clock.now()),
                         lease_until=None,
                     )
                 )
@@ -648,7 +650,7 @@ class BookingStore:
         try:
             with self.engine.connect() as connection:
                 return connection.execute(
-                    select(func.count()).select_from(r).where(r.c.created_at < _to_db(older_than))
+                    select(func.count()).select_from(r).where(r.c.created_at < to_db(older_than))
                 ).scalar_one()
         except SQLAlchemyError as error:
             raise _store_error("counting booking requests", error) from None
@@ -664,7 +666,7 @@ class BookingStore:
                 rewritten afterwards.
         """
         d, r = booking_deliveries, booking_requests
-        cutoff = _to_db(older_than)
+        cutoff = to_db(older_than)
         old_ids = select(r.c.id).where(r.c.created_at < cutoff).scalar_subquery()
         try:
             with self.engine.begin() as connection:
@@ -769,7 +771,7 @@ class BookingStore:
 
 
 def _saved(new: NewBooking, reference: str, now: datetime, channels: Sequence[str]) -> StoredBooking:
-    created = _from_db(_to_db(now))
+    created = from_db(to_db(now))
     statuses = [DeliveryStatus(channel, "pending", 0, created, None, None) for channel in dict.fromkeys(channels)]
     requested = new.requested_time
     return _booking_from(
@@ -783,7 +785,7 @@ def _saved(new: NewBooking, reference: str, now: datetime, channels: Sequence[st
         requested_time=datetime.fromisoformat(requested.isoformat()) if requested else None,
         requested_time_text=new.requested_time_text,
         timezone=new.timezone,
-        consent_at=_from_db(_to_db(new.consent_at)),
+        consent_at=from_db(to_db(new.consent_at)),
     )
 
 
@@ -792,9 +794,9 @@ def _status(row) -> DeliveryStatus:
         channel=row["channel"],
         state=row["state"],
         attempts=row["attempts"],
-        next_attempt_at=_from_db(row["next_attempt_at"]),
+        next_attempt_at=from_db(row["next_attempt_at"]),
         last_error=row["last_error"],
-        delivered_at=_from_db(row["delivered_at"]),
+        delivered_at=from_db(row["delivered_at"]),
     )
 
 
@@ -802,7 +804,7 @@ def _booking(row, deliveries: Sequence[DeliveryStatus]) -> StoredBooking:
     requested = row["requested_time"]
     return _booking_from(
         reference=row["reference"],
-        created_at=_from_db(row["created_at"]),
+        created_at=from_db(row["created_at"]),
         deliveries=deliveries,
         kind=row["kind"],
         name=row["name"],
@@ -811,7 +813,7 @@ def _booking(row, deliveries: Sequence[DeliveryStatus]) -> StoredBooking:
         requested_time=datetime.fromisoformat(requested) if requested else None,
         requested_time_text=row["requested_time_text"],
         timezone=row["timezone"],
-        consent_at=_from_db(row["consent_at"]),
+        consent_at=from_db(row["consent_at"]),
     )
 
 

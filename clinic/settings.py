@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import List, Mapping, Optional
 from urllib.parse import urlsplit
@@ -360,4 +360,60 @@ def check_action_server_exposure(host: str, token: Optional[str]) -> None:
         raise SettingsError(
             f"ACTION_SERVER_HOST={host} makes the action server reachable over the network: "
             "set ACTION_SERVER_TOKEN too, and send it from endpoints.yml (see docs/configuration.md)"
+        )
+
+
+def console_host(env: Optional[Mapping[str, str]] = None) -> str:
+    """``CONSOLE_HOST``: where the staff console listens; loopback unless told otherwise."""
+    env = os.environ if env is None else env
+    return env.get("CONSOLE_HOST") or "127.0.0.1"
+
+
+def console_port(env: Optional[Mapping[str, str]] = None) -> int:
+    """``CONSOLE_PORT``: the staff console's port, 5056 unless told otherwise."""
+    env = os.environ if env is None else env
+    return int(_number(env, "CONSOLE_PORT", 5056, 1))
+
+
+def console_secure_cookies(env: Optional[Mapping[str, str]] = None) -> bool:
+    """``CONSOLE_SECURE_COOKIES``: ``1`` marks the console's cookies Secure on every request (it is
+    reached only over HTTPS); unset or ``0``, they are Secure when nginx on this machine says the
+    request came over HTTPS (``X-Forwarded-Proto: https``).
+
+    Raises:
+        SettingsError: for any other value.
+    """
+    env = os.environ if env is None else env
+    value = (env.get("CONSOLE_SECURE_COOKIES") or "0").strip().lower()
+    if value not in ("0", "1"):
+        raise SettingsError(f"CONSOLE_SECURE_COOKIES: expected 1 or 0, got {value!r}")
+    return value == "1"
+
+
+def console_session_times(env: Optional[Mapping[str, str]] = None) -> tuple:
+    """``CONSOLE_IDLE_MINUTES`` (default 30) and ``CONSOLE_SESSION_HOURS`` (default 12): a console
+    session ends after that long without a request, and that long after logging in whatever
+    happens. Returns ``(idle, lifetime)`` as timedeltas.
+
+    Raises:
+        SettingsError: naming the variable when a value is not a number of at least 1.
+    """
+    env = os.environ if env is None else env
+    idle = timedelta(minutes=_number(env, "CONSOLE_IDLE_MINUTES", 30, 1))
+    lifetime = timedelta(hours=_number(env, "CONSOLE_SESSION_HOURS", 12, 1))
+    return idle, lifetime
+
+
+def check_console_exposure(host: str, secure_cookies: bool) -> None:
+    """Refuses a staff console reachable over a network in plain HTTP: staff passwords and
+    session cookies would cross it in clear.
+
+    Raises:
+        SettingsError: naming both variables.
+    """
+    if host not in LOOPBACK_HOSTS and not secure_cookies:
+        raise SettingsError(
+            f"CONSOLE_HOST={host} makes the staff console reachable over the network in plain HTTP: "
+            "keep it on 127.0.0.1 behind nginx with HTTPS (docs/deployment.md), or, when only HTTPS "
+            "reaches it, set CONSOLE_SECURE_COOKIES=1"
         )

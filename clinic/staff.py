@@ -1,4 +1,4 @@
-"""Staff command line for booking requests: ``python -m actions.staff COMMAND``.
+"""Staff command line for booking requests and console accounts: ``python -m actions.staff COMMAND``.
 
 The databases are ``BOOKINGS_DB_URL`` (default ``var/bookings.db``) or ``--db URL``, and the
 conversation store (``TRACKER_DB_URL``, else endpoints.yml's) or ``--tracker-db URL``.
@@ -28,6 +28,18 @@ conversation store (``TRACKER_DB_URL``, else endpoints.yml's) or ``--tracker-db 
         conversation that mentions the reference, the email or the phone. Prints
         what it removed. No confirmation.
 
+    python -m actions.staff add-user NAME [--password-stdin]
+        Adds a staff console user. The password is asked twice at the terminal (not
+        shown), or read as one line from standard input with --password-stdin. Names:
+        letters, digits and . _ @ -, at most 40; passwords: at least 10 characters.
+        Creates the database when it does not exist yet.
+
+    python -m actions.staff remove-user NAME
+        Removes a console user and ends their sessions at once.
+
+    python -m actions.staff list-users
+        The console's users, with when each was added.
+
 Exit status: 0 done, 1 an error (unknown reference, database unusable, ...),
 2 a usage error.
 """
@@ -36,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import sys
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO
@@ -53,6 +66,7 @@ from clinic.booking_store import (
 )
 from clinic.conversations import ConversationStore
 from clinic.postgres_files import RewriteError
+from clinic.staff_accounts import AccountError, StaffAccounts
 from clinic.text import printable
 
 CSV_FIELDS = (
@@ -202,14 +216,15 @@ def default_retention_days(profile: Any) -> int:
 # -- commands --------------------------------------------------------------
 
 
-def open_store(url: str) -> BookingStore:
-    """Opens the store, refusing to create a new SQLite file (a mistyped URL would look empty).
+def open_store(url: str, create: bool = False) -> BookingStore:
+    """Opens the store, refusing to create a new SQLite file (a mistyped URL would look empty)
+    unless ``create`` (adding the first console user comes before the servers ever ran).
 
     Raises:
         StaffError: no database there, or it cannot be opened.
     """
     path = sqlite_file(url)
-    if path is not None and not path.exists():
+    if path is not None and not path.exists() and not create:
         raise StaffError(f"no bookings database at {path} (check BOOKINGS_DB_URL or --db)")
     try:
         return BookingStore(url).open()
@@ -317,6 +332,66 @@ def cmd_erase(store: BookingStore, args: argparse.Namespace, out: TextIO) -> Non
     out.write(f"Removed {len(erased)} request(s) and {len(senders)} conversation(s) ({events} events).\n")
 
 
+def accounts_of(store: BookingStore) -> StaffAccounts:
+    """The console's accounts, in the booking store's database."""
+    return StaffAccounts(store.engine).create_tables()
+
+
+def command_line_actor() -> str:
+    """Who the audit log says ran a command: the login name on this machine."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (KeyError, OSError):  # no name for this user id (a bare container)
+        return "command line"
+
+
+def read_password(args: argparse.Namespace) -> str:
+    """The new user's password: one line of standard input with --password-stdin, else asked twice."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    try:
+        first = getpass.getpass(f"Password for {args.name}: ")
+        second = getpass.getpass("The same password again: ")
+    except EOFError:
+        raise StaffError("no password given (use --password-stdin to pipe one in)") from None
+    if first != second:
+        raise StaffError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_add_user(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    accounts = accounts_of(store)
+    try:
+        user = accounts.add_user(args.name, read_password(args), clock.now())
+    except AccountError as error:
+        raise StaffError(str(error)) from None
+    accounts.audit(clock.now(), command_line_actor(), "add-user", detail=f"added {user.name}")
+    out.write(f"Added {user.name}; they can log in to the staff console now.\n")
+
+
+def cmd_remove_user(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    accounts = accounts_of(store)
+    try:
+        user = accounts.remove_user(args.name)
+    except AccountError as error:
+        raise StaffError(str(error)) from None
+    accounts.audit(clock.now(), command_line_actor(), "remove-user", detail=f"removed {user.name}")
+    out.write(f"Removed {user.name} and ended their sessions.\n")
+
+
+def cmd_list_users(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    users = accounts_of(store).list_users()
+    if not users:
+        out.write("No console users yet: add one with `python -m actions.staff add-user NAME`.\n")
+        return
+    rows = [["NAME", "ADDED (UTC)", "PASSWORD SET (UTC)"]]
+    rows += [
+        [user.name, f"{user.created_at:%Y-%m-%d %H:%M}", f"{user.password_changed_at:%Y-%m-%d %H:%M}"] for user in users
+    ]
+    out.write(format_table(rows) + "\n")
+
+
 def _days(raw: str) -> int:
     try:
         value = int(raw)
@@ -369,6 +444,20 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--email", metavar="ADDRESS")
     who.add_argument("--phone", metavar="NUMBER")
     erase.set_defaults(run=cmd_erase)
+
+    add_user = commands.add_parser("add-user", help="add a staff console user")
+    add_user.add_argument("name", metavar="NAME")
+    add_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password as one line of standard input"
+    )
+    add_user.set_defaults(run=cmd_add_user, creates_database=True)
+
+    remove_user = commands.add_parser("remove-user", help="remove a staff console user and end their sessions")
+    remove_user.add_argument("name", metavar="NAME")
+    remove_user.set_defaults(run=cmd_remove_user)
+
+    list_users = commands.add_parser("list-users", help="list the staff console's users")
+    list_users.set_defaults(run=cmd_list_users)
     return parser
 
 
@@ -378,7 +467,7 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     try:
-        store = open_store(args.db or settings.bookings_db_url())
+        store = open_store(args.db or settings.bookings_db_url(), create=getattr(args, "creates_database", False))
         try:
             args.run(store, args, out)
         finally:

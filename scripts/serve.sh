@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts the action server (port 5055) and the Rasa server (port 5005, REST and website channels)
-# together, waits until Rasa answers, prints how to talk to it and the widget's demo address, and stops both on Ctrl-C.
+# Starts the action server (port 5055), the Rasa server (port 5005, REST and website channels) and,
+# for `run`, the staff console (127.0.0.1:5056) together; waits until Rasa answers, prints how to talk
+# to it, the widget's demo address and the console's, and stops them all on Ctrl-C.
 # Usage: scripts/serve.sh [run|shell]   (`make run` / `make shell` call it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,11 @@ if [ "$MODE" = shell ]; then
   exit 0
 fi
 
+# The staff console reads the same database as the action server (BOOKINGS_DB_URL) and listens on
+# 127.0.0.1 only; staff log in with a user made by `python -m actions.staff add-user NAME`.
+"$BIN/python" -m console &
+pids+=($!)
+
 # Rasa through the project's one entry point (runtime/serve.py). The HTTP API stays off
 # (no --enable-api): only the channels in credentials.yml are served.
 "$BIN/python" -m runtime.serve run -m "$MODEL" --port 5005 --endpoints "$ENDPOINTS" --credentials credentials.yml &
@@ -66,9 +72,12 @@ for _ in $(seq 1 300); do
   if "$BIN/python" -c "import urllib.request as u; u.urlopen('http://localhost:5005/webhooks/rest/', timeout=2)" 2>/dev/null; then
     cat <<'MSG'
 
-  The clinic assistant is running (Ctrl-C stops both servers).
+  The clinic assistant is running (Ctrl-C stops all three).
     Rasa server:   http://localhost:5005   (REST and website channels)
     Action server: http://127.0.0.1:5055   (booking requests: python -m actions.staff list)
+MSG
+    echo "    Staff console: http://${CONSOLE_HOST:-127.0.0.1}:${CONSOLE_PORT:-5056}   (add a user first: .venv/bin/python -m actions.staff add-user NAME)"
+    cat <<'MSG'
 
   The chat widget on a sample clinic page (open it in a browser):
     http://localhost:5005/webhooks/website/demo

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ import yaml
 from clinic.booking_store import BookingStore, NewBooking
 from clinic.clock import now as utc_now
 from clinic.staff import StaffError, default_retention_days
+from clinic.staff_accounts import StaffAccounts
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
@@ -59,7 +61,7 @@ def seeded(tmp_path):
     return SimpleNamespace(url=url, old=old, delivered=delivered, failed=failed, pending=pending)
 
 
-def staff(url: str, *args: str, extra_env=None) -> subprocess.CompletedProcess:
+def staff(url: str, *args: str, extra_env=None, stdin: str = "") -> subprocess.CompletedProcess:
     # The conversation store beside the test's booking store, never the project's var/tracker.db.
     tracker = url.rsplit("/", 1)[0] + "/tracker.db"
     env = dict(
@@ -74,6 +76,7 @@ def staff(url: str, *args: str, extra_env=None) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "actions.staff", *args],
         cwd=ROOT,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -223,3 +226,71 @@ def test_control_characters_in_stored_text_never_reach_the_terminal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
     assert "Eve \\x1bc Mallory\\u202e" in result.stdout
+
+
+# -- console users -------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def test_add_user_reads_the_password_from_stdin_and_stores_only_its_argon2id_hash(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"  # no database yet: adding the first user makes it
+    added = staff(url, "add-user", "anna.k", "--password-stdin", stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "Added anna.k; they can log in to the staff console now.\n"
+    with sqlite3.connect(tmp_path / "bookings.db") as connection:
+        (stored,) = connection.execute("SELECT password_hash FROM staff_users WHERE name = 'anna.k'").fetchone()
+        audit = connection.execute("SELECT actor, action, detail FROM staff_audit").fetchall()
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert len(audit) == 1 and audit[0][1:] == ("add-user", "added anna.k") and "(command line)" in audit[0][0]
+    with BookingStore(url) as store:
+        assert StaffAccounts(store.engine).verify("anna.k", PASSWORD).name == "anna.k"
+
+
+@pytest.mark.parametrize(
+    "name, password, reason",
+    [
+        ("anna", "", "a password is required (it cannot be empty)"),
+        ("anna", "short", "a password needs at least 10 characters"),
+        ("anna", "anna", "a password needs at least 10 characters"),
+        ("anna\x1b[2J", PASSWORD, "a user name cannot contain control or invisible characters"),
+        ("x" * 41, PASSWORD, "a user name has at most 40 characters"),
+    ],
+)
+def test_add_user_refuses_a_bad_name_or_password_with_the_reason(tmp_path, name, password, reason):
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    refused = staff(url, "add-user", name, "--password-stdin", stdin=password + "\n")
+    assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", f"error: {reason}\n")
+    assert "No console users" in staff(url, "list-users").stdout
+
+
+def test_add_user_without_a_terminal_or_stdin_password_adds_nobody(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    refused = staff(url, "add-user", "anna")  # getpass finds no terminal and reads an empty stdin
+    assert refused.returncode == 1 and "no password given" in refused.stderr
+    assert "No console users" in staff(url, "list-users").stdout
+
+
+def test_list_users_and_remove_user(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    for name in ("zoë", "Anna"):
+        assert staff(url, "add-user", name, "--password-stdin", stdin=PASSWORD).returncode == 0
+    again = staff(url, "add-user", "ANNA", "--password-stdin", stdin=PASSWORD)
+    assert (again.returncode, again.stderr) == (1, "error: a user named 'ANNA' exists already\n")
+    listed = staff(url, "list-users").stdout.splitlines()
+    assert listed[0].split() == ["NAME", "ADDED", "(UTC)", "PASSWORD", "SET", "(UTC)"]
+    assert [line.split()[0] for line in listed[1:]] == ["Anna", "zoë"]
+    removed = staff(url, "remove-user", "anna")
+    assert (removed.returncode, removed.stdout) == (0, "Removed Anna and ended their sessions.\n")
+    assert [line.split()[0] for line in staff(url, "list-users").stdout.splitlines()[1:]] == ["zoë"]
+    missing = staff(url, "remove-user", "anna")
+    assert (missing.returncode, missing.stderr) == (1, "error: no user named 'anna'\n")
+    with sqlite3.connect(tmp_path / "bookings.db") as connection:
+        actions = [row[0] for row in connection.execute("SELECT action FROM staff_audit ORDER BY id")]
+    assert actions == ["add-user", "add-user", "remove-user"]
+
+
+def test_list_users_does_not_create_a_database(tmp_path):
+    listed = staff(f"sqlite:///{tmp_path / 'typo.db'}", "list-users")
+    assert listed.returncode == 1 and "no bookings database" in listed.stderr
+    assert not (tmp_path / "typo.db").exists()

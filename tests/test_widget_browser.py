@@ -7,7 +7,6 @@ Debian's package when it is missing). Screenshots are kept in results/screenshot
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import threading
 import uuid
@@ -17,63 +16,21 @@ from typing import Iterator, List
 
 import pytest
 import yaml
-from playwright import sync_api as playwright_api
 
+from tests.browser import SCREENSHOTS, Watch, launched_chromium
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant
 
 pytestmark = pytest.mark.servers
 
-SCREENSHOTS = ROOT / "results" / "screenshots"
-# As the machine's notes advise: no sandbox (root), no GPU, and none of Chromium's own
-# background connections (this machine's network refuses them).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 PROFILE = yaml.safe_load((ROOT / "clinic.yml").read_text())
 XSS = "<img src=x onerror=alert(1)>"
 DISCLAIMER = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_disclaimer"][0]["text"]
 
 
-def chromium_path() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if path is None:
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-class Watch:
-    """What a page did that it must not: dialogs, script errors, Content-Security-Policy refusals."""
-
-    def __init__(self, page) -> None:
-        self.dialogs: List[str] = []
-        self.errors: List[str] = []
-        self.csp: List[str] = []
-        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", self._console)
-
-    def _console(self, message) -> None:
-        if "Content Security Policy" in message.text or "Refused to" in message.text:
-            self.csp.append(message.text)
-
-    def assert_clean(self) -> None:
-        assert self.dialogs == [] and self.errors == [] and self.csp == [], vars(self)
+    yield from launched_chromium()
 
 
 @pytest.fixture

@@ -249,3 +249,52 @@ def start_assistant(
         assistant.stop()
         raise
     return assistant
+
+
+@dataclass
+class RunningConsole:
+    """The staff console's process, as started by ``start_console``."""
+
+    port: int
+    process: subprocess.Popen
+    log: Path
+    env: Dict[str, str]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def staff(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """Runs ``python -m actions.staff ARGS`` on the console's database, as staff type it."""
+        return subprocess.run(
+            [str(BIN / "python"), "-m", "actions.staff", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def stop(self) -> None:
+        stop_processes([self.process], timeout=20)
+
+
+def start_console(workdir: Path, env: Optional[Dict[str, str]] = None, port: Optional[int] = None) -> RunningConsole:
+    """Starts ``python -m console`` (the staff console) on a free port, with its database
+    (``BOOKINGS_DB_URL``) in ``workdir`` unless ``env`` names one; waits until /login answers."""
+    port = port or free_port()
+    env = server_env(
+        **{"BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}", "CONSOLE_PORT": str(port), **(env or {})}
+    )
+    log = workdir / "console.log"
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "console"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    console = RunningConsole(port=port, process=process, log=log, env=env)
+    try:
+        wait_for(f"{console.base_url}/login", process, log, timeout=60)
+    except Exception:
+        console.stop()
+        raise
+    return console

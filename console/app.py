@@ -1,0 +1,232 @@
+"""The staff console's pages and the rules every request goes through, wired in ``build_app``.
+
+- ``GET /login``, ``POST /login``: the login form. A visitor without a session gets a random
+  CSRF token in a cookie of its own and the same token in the form; the POST must carry both.
+- ``GET /``: to the inbox. ``GET /inbox``: the signed-in staff member's page.
+- ``POST /logout``: ends the session.
+- ``GET /static/console.css``: the one stylesheet.
+
+Every page but ``/login`` (and the stylesheet) sends a visitor without a live session to
+``/login`` with a 303. Every POST carries a CSRF token, tied to the session (or, for the login
+form, to the pre-session cookie), and is refused with a 403 and the reason otherwise. Every
+response carries the security headers of ``console/web.py``; pages are never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from clinic import clock
+from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
+from console import web
+
+HERE = Path(__file__).resolve().parent
+PUBLIC_PATHS = ("/login",)
+STATIC_PREFIX = "/static/"
+MAX_BODY_BYTES = 16 * 1024  # a login form or a logout button; later forms raise it where they need to
+# Argon2id takes 64 MiB and about 0.15 s per check: two at a time keep a burst of logins from
+# taking the machine's memory, and match its two cores.
+CONCURRENT_PASSWORD_CHECKS = 2
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """What the console needs besides the accounts, read once at start."""
+
+    policy: SessionPolicy
+    secure_cookies: bool
+    clinic_name: str = "the clinic"
+
+
+def templates() -> Environment:
+    """The console's Jinja2 templates, every value escaped unless a template says otherwise."""
+    return Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def redirect(to: str) -> HTTPResponse:
+    """A 303 See Other: the browser follows it with a GET, whatever the request was."""
+    return response.redirect(to, status=303)
+
+
+def wait_text(until: datetime, now: datetime) -> str:
+    """When a login may be tried again, in words: "after 14:05:30 UTC (in 30 seconds)"."""
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    span = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return f"after {until:%H:%M:%S} UTC (in {span})"
+
+
+def build_app(
+    accounts: StaffAccounts, config: ConsoleConfig, now: Callable[[], datetime] = clock.now, name: str = "staff_console"
+) -> Sanic:
+    """The console's Sanic app over ``accounts``; ``now`` is the clinic's clock."""
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.static("/static/console.css", str(HERE / "static" / "console.css"), name="stylesheet")
+    pages = templates()
+    password_checks = asyncio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
+
+    def render(template: str, status: int = 200, **values: Any) -> HTTPResponse:
+        return response.html(
+            pages.get_template(template).render(clinic_name=config.clinic_name, **values), status=status
+        )
+
+    def secure(request: Request) -> bool:
+        return web.over_https(request, config.secure_cookies)
+
+    def session_cookie(request: Request) -> str:
+        return web.cookie_name(web.SESSION_COOKIE, secure(request))
+
+    def login_cookie(request: Request) -> str:
+        return web.cookie_name(web.LOGIN_COOKIE, secure(request))
+
+    def refused(reason: str) -> HTTPResponse:
+        return render("refused.html", status=403, reason=reason)
+
+    # -- what every request goes through ------------------------------------
+
+    @app.middleware("request")
+    async def load_session(request: Request) -> Optional[HTTPResponse]:
+        # Sanic refuses a body over REQUEST_MAX_SIZE while reading it, then runs this middleware
+        # on its error as on a request, so the refusal would read as a missing CSRF token.
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return response.text("Request too large.", status=413)
+        request.ctx.staff = None
+        request.ctx.forget_session = False
+        token = request.cookies.get(session_cookie(request))
+        if token:
+            request.ctx.staff = await asyncio.to_thread(accounts.session, token, now(), config.policy)
+            request.ctx.forget_session = request.ctx.staff is None
+        if request.path.startswith(STATIC_PREFIX):
+            return None
+        if request.ctx.staff is None and request.path not in PUBLIC_PATHS:
+            return redirect("/login")
+        if request.method == "POST":
+            return check_form(request)
+        return None
+
+    def check_form(request: Request) -> Optional[HTTPResponse]:
+        if web.foreign_origin(request):
+            return refused("This form was sent from a page of another site.")
+        sent = request.form.get("csrf_token")
+        if request.path == "/login":
+            expected = request.cookies.get(login_cookie(request))
+            if not web.same_token(sent, expected):
+                return refused(
+                    "The login form had expired or did not come from this console "
+                    "(its security token was missing or wrong). Open the login page again."
+                )
+            return None
+        staff: StaffSession = request.ctx.staff
+        if not web.same_token(sent, staff.csrf_token):
+            return refused(
+                "This form did not come from your session of the console (its security token was "
+                "missing or wrong). Go back, reload the page and try again."
+            )
+        return None
+
+    @app.middleware("response")
+    async def headers(request: Request, reply: HTTPResponse) -> None:
+        for header, value in web.SECURITY_HEADERS.items():
+            reply.headers.setdefault(header, value)
+        if not request.path.startswith(STATIC_PREFIX):
+            reply.headers["Cache-Control"] = "no-store"
+        if getattr(request.ctx, "forget_session", False) and session_cookie(request) not in reply.cookies:
+            web.clear_cookie(reply, session_cookie(request), secure(request))
+
+    # -- pages --------------------------------------------------------------
+
+    @app.get("/")
+    async def home(request: Request) -> HTTPResponse:
+        return redirect("/inbox")
+
+    def login_page(request: Request, status: int = 200, error: Optional[str] = None, username: str = ""):
+        token = request.cookies.get(login_cookie(request)) or ""
+        if len(token) < 32:
+            token = secrets.token_urlsafe(32)
+        page = render("login.html", status=status, csrf_token=token, error=error, username=username)
+        web.set_cookie(page, login_cookie(request), token, secure(request))
+        return page
+
+    @app.get("/login")
+    async def login_form(request: Request) -> HTTPResponse:
+        if request.ctx.staff is not None:
+            return redirect("/inbox")
+        return login_page(request)
+
+    @app.post("/login")
+    async def login(request: Request) -> HTTPResponse:
+        username = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        if not username or not password:
+            return login_page(request, 400, "Enter your username and your password.", username)
+        address = web.client_address(request)
+        keys = failure_keys(username, address)
+        moment = now()
+        until = await asyncio.to_thread(accounts.blocked_until, keys, moment)
+        if until is not None:
+            await asyncio.to_thread(accounts.audit, moment, await actor(username), "login-refused", address)
+            page = login_page(
+                request,
+                429,
+                f"Too many failed logins for this user or from this address. Try again {wait_text(until, moment)}.",
+                username,
+            )
+            page.headers["Retry-After"] = str(max(1, math.ceil((until - moment).total_seconds())))
+            return page
+        async with password_checks:
+            user = await asyncio.to_thread(accounts.verify, username, password)
+        moment = now()
+        if user is None:
+            until = await asyncio.to_thread(accounts.record_failure, keys, moment)
+            await asyncio.to_thread(accounts.audit, moment, await actor(username), "login-failed", address)
+            error = "Wrong username or password."
+            if until is not None:
+                error += f" Too many failed logins: try again {wait_text(until, moment)}."
+            return login_page(request, 401, error, username)
+        await asyncio.to_thread(accounts.clear_failures, keys[:1])
+        started = await asyncio.to_thread(accounts.start_session, user, moment)
+        await asyncio.to_thread(accounts.audit, moment, user.name, "login", address)
+        await asyncio.to_thread(accounts.purge_sessions, moment, config.policy)
+        page = redirect("/inbox")
+        web.set_cookie(page, session_cookie(request), started.token, secure(request))
+        web.clear_cookie(page, login_cookie(request), secure(request))
+        return page
+
+    async def actor(username: str) -> str:
+        # A name that is no user's may be a password typed in the wrong field: not kept.
+        user = await asyncio.to_thread(accounts.find_user, username)
+        return user.name if user else "(unknown user)"
+
+    @app.post("/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        staff: StaffSession = request.ctx.staff
+        token = request.cookies.get(session_cookie(request)) or ""
+        await asyncio.to_thread(accounts.end_session, token)
+        await asyncio.to_thread(accounts.audit, now(), staff.user.name, "logout", web.client_address(request))
+        page = redirect("/login")
+        web.clear_cookie(page, session_cookie(request), secure(request))
+        return page
+
+    @app.get("/inbox")
+    async def inbox(request: Request) -> HTTPResponse:
+        staff: StaffSession = request.ctx.staff
+        return render("inbox.html", staff=staff.user.name, csrf_token=staff.csrf_token, page="inbox")
+
+    return app

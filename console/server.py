@@ -1,0 +1,94 @@
+"""``python -m console``: the staff console's process.
+
+Before listening it checks its settings (``CONSOLE_*`` in clinic/settings.py) and refuses to
+start, naming the variable, when one is wrong or when it would serve passwords in plain HTTP
+to the network. In Sanic's ``before_server_start`` it opens the clinic's database
+(``BOOKINGS_DB_URL``) and creates the account tables if missing; it closes it at stop.
+
+Options: ``--host`` (default ``CONSOLE_HOST`` or 127.0.0.1) and ``--port`` (default
+``CONSOLE_PORT`` or 5056).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from clinic import settings
+from clinic.booking_store import BookingStore, BookingStoreError
+from clinic.staff_accounts import SessionPolicy, StaffAccounts
+from console.app import ConsoleConfig, build_app
+
+logger = logging.getLogger("console.server")
+
+
+def configure_logging() -> None:
+    """INFO to stderr, without Sanic's access log (addresses and paths of staff, kept in the audit log instead)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sanic.access").setLevel(logging.WARNING)
+
+
+def clinic_name() -> str:
+    """The clinic's name for the page titles; the console runs without a readable clinic.yml too."""
+    from clinic.profile import ClinicProfileError, current_profile
+
+    try:
+        return current_profile().name
+    except ClinicProfileError:
+        return "the clinic"
+
+
+def read_config() -> ConsoleConfig:
+    """The console's settings.
+
+    Raises:
+        settings.SettingsError: naming the variable.
+    """
+    idle, lifetime = settings.console_session_times()
+    return ConsoleConfig(
+        policy=SessionPolicy(idle=idle, lifetime=lifetime),
+        secure_cookies=settings.console_secure_cookies(),
+        clinic_name=clinic_name(),
+    )
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    os.umask(0o077)  # a database file it creates: readable by this user alone
+    configure_logging()
+    try:
+        config = read_config()
+        host = args.host or settings.console_host()
+        port = args.port or settings.console_port()
+        settings.check_console_exposure(host, config.secure_cookies)
+    except settings.SettingsError as error:
+        print(f"The staff console cannot start: {error}", file=sys.stderr)
+        return 2
+
+    store = BookingStore(settings.bookings_db_url())
+    try:
+        accounts = StaffAccounts(store.open().engine).create_tables()
+    except BookingStoreError as error:
+        print(f"The staff console cannot start: {error}", file=sys.stderr)
+        return 2
+    # Opened here rather than at server start so a bad database stops the process with a message
+    # before it listens; Sanic's single worker runs in this same process.
+    app = build_app(accounts, config)
+
+    @app.listener("after_server_stop")
+    async def close_database(app, loop):  # Sanic passes both
+        store.close()
+
+    logger.info("staff console listening on http://%s:%s", host, port)
+    app.run(host=host, port=port, workers=1, access_log=False, motd=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

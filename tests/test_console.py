@@ -1,0 +1,398 @@
+"""The staff console's app (console/app.py) in this process, through its ASGI interface, over a real
+SQLite database: the pages, the session cookie, the CSRF tokens, the wait after failed logins,
+the security headers. The console's clock is a moment the tests move, so timeouts and waits are
+walked through without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlencode
+
+import pytest
+from argon2 import PasswordHasher
+from sanic import Sanic
+
+from clinic import settings
+from clinic.booking_store import BookingStore
+from clinic.staff_accounts import SessionPolicy, StaffAccounts
+from console.app import ConsoleConfig, build_app
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery"
+POLICY = SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+HOST = "console.test"
+_names = itertools.count()
+
+# Sanic rewrites some of its own methods when an app starts; a second app started in the same
+# process then rewrites the rewritten ones and fails. In test mode (what Sanic's own test client
+# sets) each start begins from the originals. Set for the whole process, never undone: an app
+# started later without it would meet rewritten methods again.
+Sanic.test_mode = True
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: List[Tuple[str, str]]
+    body: str
+
+    def header(self, name: str) -> Optional[str]:
+        return next((value for key, value in self.headers if key == name.lower()), None)
+
+    def cookies(self) -> Dict[str, str]:
+        """Set-Cookie headers by cookie name: the whole header, attributes included."""
+        found = {}
+        for key, value in self.headers:
+            if key == "set-cookie":
+                found[value.split("=", 1)[0]] = value
+        return found
+
+    @property
+    def csrf_token(self) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', self.body).group(1)
+
+
+@dataclass
+class Browser:
+    """A browser's part, enough for the console: it keeps cookies and sends them back."""
+
+    app: object
+    loop: asyncio.AbstractEventLoop
+    peer: str = "127.0.0.1"
+    cookies: Dict[str, str] = field(default_factory=dict)
+
+    def request(self, method: str, path: str, form=None, headers=None, body: Optional[bytes] = None) -> Reply:
+        sent = [("host", HOST)] + list((headers or {}).items())
+        if form is not None:
+            body = urlencode(form).encode()
+            sent.append(("content-type", "application/x-www-form-urlencoded"))
+        if self.cookies:
+            sent.append(("cookie", "; ".join(f"{name}={value}" for name, value in self.cookies.items())))
+        reply = self.loop.run_until_complete(self._call(method, path, sent, body or b""))
+        for name, header in reply.cookies().items():
+            value = header.split(";", 1)[0].split("=", 1)[1].strip('"')
+            if "Max-Age=0" in header:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return reply
+
+    async def _call(self, method, path, headers, body) -> Reply:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        sent = []
+
+        async def receive():
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(key.lower().encode(), value.encode()) for key, value in headers],
+            "client": (self.peer, 50000),
+            "server": ("127.0.0.1", 5056),
+        }
+        await self.app(scope, receive, send)
+        start = next(message for message in sent if message["type"] == "http.response.start")
+        body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+        headers = [(key.decode().lower(), value.decode()) for key, value in start["headers"]]
+        return Reply(start["status"], headers, body.decode())
+
+    def get(self, path: str, **options) -> Reply:
+        return self.request("GET", path, **options)
+
+    def post(self, path: str, form=None, **options) -> Reply:
+        return self.request("POST", path, form=form, **options)
+
+    def log_in(self, name: str, password: str = PASSWORD, headers=None) -> Reply:
+        token = self.get("/login", headers=headers).csrf_token
+        return self.post("/login", {"csrf_token": token, "username": name, "password": password}, headers=headers)
+
+
+@dataclass
+class Console:
+    accounts: StaffAccounts
+    app: object
+    clock: List[datetime]
+    loop: asyncio.AbstractEventLoop
+
+    def browser(self, peer: str = "127.0.0.1") -> Browser:
+        return Browser(self.app, self.loop, peer)
+
+    def advance(self, **delta) -> None:
+        self.clock[0] += timedelta(**delta)
+
+    def actions(self) -> List[Tuple[str, str, Optional[str]]]:
+        return [(entry.actor, entry.action, entry.address) for entry in reversed(self.accounts.audit_log())]
+
+
+def make_console(tmp_path, secure_cookies: bool = False) -> Console:
+    store = BookingStore(f"sqlite:///{tmp_path / 'bookings.db'}").open()
+    accounts = StaffAccounts(store.engine, hasher=CHEAP).create_tables()
+    accounts.add_user("anna", PASSWORD, T0)
+    clock = [T0]
+    config = ConsoleConfig(policy=POLICY, secure_cookies=secure_cookies, clinic_name="Example <Clinic>")
+    app = build_app(accounts, config, now=lambda: clock[0], name=f"console_test_{next(_names)}")
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(start(app))
+    return Console(accounts, app, clock, loop)
+
+
+async def start(app) -> None:
+    """The ASGI lifespan's start: Sanic readies its routers and signals there, as under a server."""
+    events = asyncio.Queue()
+    started = asyncio.Event()
+    await events.put({"type": "lifespan.startup"})
+
+    async def send(message):
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, events.get, send))
+    await asyncio.wait_for(started.wait(), 10)
+
+
+@pytest.fixture
+def console(tmp_path):
+    made = make_console(tmp_path)
+    yield made
+    for task in asyncio.all_tasks(made.loop):
+        task.cancel()
+    made.loop.run_until_complete(asyncio.sleep(0))
+    made.loop.close()
+
+
+def test_every_page_but_login_sends_a_visitor_without_a_session_to_login(console):
+    browser = console.browser()
+    for method, path in [("GET", "/"), ("GET", "/inbox"), ("GET", "/nowhere"), ("POST", "/logout")]:
+        reply = browser.request(method, path)
+        assert (reply.status, reply.header("location")) == (303, "/login"), path
+    assert browser.get("/login").status == 200
+
+
+def test_the_login_form_has_labelled_fields_a_button_and_a_csrf_token_in_a_cookie_of_its_own(console):
+    browser = console.browser()
+    page = browser.get("/login")
+    assert '<label for="username">Username</label>' in page.body
+    assert '<label for="password">Password</label>' in page.body
+    assert '<input id="password" name="password" type="password"' in page.body
+    assert '<button type="submit">Log in</button>' in page.body
+    cookie = page.cookies()["console_login"]
+    assert cookie == f"console_login={page.csrf_token}; Path=/; HttpOnly; SameSite=Strict"
+    assert browser.get("/login").csrf_token == page.csrf_token  # kept while the cookie lives
+    assert console.browser().get("/login").csrf_token != page.csrf_token
+
+
+def test_logging_in_opens_the_inbox_with_a_session_cookie(console):
+    browser = console.browser()
+    reply = browser.log_in("Anna")
+    assert (reply.status, reply.header("location")) == (303, "/inbox")
+    session = reply.cookies()["console_session"]
+    assert re.fullmatch(r"console_session=[\w-]{43}; Path=/; HttpOnly; SameSite=Strict", session), session
+    assert "Max-Age=0" in reply.cookies()["console_login"]  # the pre-session token is done with
+    inbox = browser.get("/inbox")
+    assert inbox.status == 200
+    assert "Signed in as <strong>anna</strong>" in inbox.body
+    assert '<button type="submit">Log out</button>' in inbox.body
+    assert browser.get("/").header("location") == "/inbox"
+    assert browser.get("/login").header("location") == "/inbox"
+    assert console.actions() == [("anna", "login", "127.0.0.1")]
+
+
+def test_a_login_post_without_its_csrf_token_is_refused(console):
+    browser = console.browser()
+    token = browser.get("/login").csrf_token
+    for form in (
+        {"username": "anna", "password": PASSWORD},
+        {"csrf_token": "x" + token[1:], "username": "anna", "password": PASSWORD},
+        {"csrf_token": "", "username": "anna", "password": PASSWORD},
+    ):
+        reply = browser.post("/login", form)
+        assert reply.status == 403
+        assert "security token was missing or wrong" in reply.body
+    without_cookie = console.browser().post("/login", {"csrf_token": token, "username": "anna", "password": PASSWORD})
+    assert without_cookie.status == 403
+    assert "console_session" not in browser.cookies and console.actions() == []
+
+
+def test_log_out_needs_the_sessions_csrf_token_then_ends_the_session(console):
+    browser = console.browser()
+    browser.log_in("anna")
+    token = browser.get("/inbox").csrf_token
+    other = console.browser()
+    other.log_in("anna")
+    for form in ({}, {"csrf_token": other.get("/inbox").csrf_token}):  # none, or another session's
+        reply = browser.post("/logout", form)
+        assert reply.status == 403 and "did not come from your session" in reply.body
+    assert browser.get("/inbox").status == 200
+    reply = browser.post("/logout", {"csrf_token": token})
+    assert (reply.status, reply.header("location")) == (303, "/login")
+    assert "console_session" not in browser.cookies
+    assert browser.get("/inbox").header("location") == "/login"
+    assert other.get("/inbox").status == 200  # the other session goes on
+    assert [action for _, action, _ in console.actions()] == ["login", "login", "logout"]
+
+
+def test_a_form_sent_from_another_site_is_refused_even_with_a_token(console):
+    browser = console.browser()
+    browser.log_in("anna")
+    token = browser.get("/inbox").csrf_token
+    reply = browser.post("/logout", {"csrf_token": token}, headers={"origin": "https://evil.example"})
+    assert reply.status == 403 and "another site" in reply.body
+    assert browser.post("/logout", {"csrf_token": token}, headers={"origin": f"http://{HOST}"}).status == 303
+
+
+def test_five_wrong_passwords_then_even_the_right_one_waits_thirty_seconds(console):
+    browser = console.browser()
+    for attempt in range(1, 6):
+        reply = browser.log_in("anna", "wrong password!")
+        assert reply.status == 401 and "Wrong username or password." in reply.body
+        assert ("Too many failed logins" in reply.body) == (attempt == 5)
+        console.advance(seconds=1)
+    refused = browser.log_in("anna")
+    assert refused.status == 429
+    assert refused.header("retry-after") == "29"  # the fifth failure was at 15:00:04, a second ago
+    assert "Try again after 15:00:34 UTC (in 29 seconds)." in refused.body
+    assert "console_session" not in browser.cookies
+    console.advance(seconds=29)
+    assert browser.log_in("anna").header("location") == "/inbox"
+    actions = [action for _, action, _ in console.actions()]
+    assert actions == ["login-failed"] * 5 + ["login-refused", "login"]
+
+
+def test_the_wait_counts_per_address_for_names_that_are_no_ones(console):
+    at_home = {"x-forwarded-for": "203.0.113.7"}  # as nginx on this machine forwards it
+    for number in range(5):
+        console.browser().log_in(f"guess{number}", "wrong password!", headers=at_home)
+    assert console.browser().log_in("anna", headers=at_home).status == 429
+    assert console.browser().log_in("anna", headers={"x-forwarded-for": "198.51.100.2"}).status == 303
+    assert {actor for actor, action, _ in console.actions() if action == "login-failed"} == {"(unknown user)"}
+    assert {address for *_, address in console.actions()} == {"203.0.113.7", "198.51.100.2"}
+
+
+def test_forwarded_headers_from_a_peer_off_this_machine_are_ignored(console):
+    for number in range(5):
+        console.browser(peer="192.0.2.50").log_in(
+            f"guess{number}", "wrong password!", headers={"x-forwarded-for": f"198.51.100.{number}"}
+        )
+    assert console.browser(peer="192.0.2.50").log_in("anna").status == 429
+    assert {address for *_, address in console.actions()} == {"192.0.2.50"}
+
+
+def test_cookies_are_secure_with_the_host_prefix_behind_https(console, tmp_path):
+    https = {"x-forwarded-proto": "https"}
+    browser = console.browser()
+    assert "Secure" in browser.get("/login", headers=https).cookies()["__Host-console_login"]
+    session = browser.log_in("anna", headers=https).cookies()["__Host-console_session"]
+    assert session.endswith("; Path=/; HttpOnly; SameSite=Strict; Secure")
+    assert browser.get("/inbox", headers=https).status == 200
+    assert browser.get("/inbox").status == 303  # the plain-HTTP cookie name carries no session
+    # A peer off this machine cannot claim HTTPS; CONSOLE_SECURE_COOKIES=1 always can.
+    assert "console_login" in console.browser(peer="192.0.2.50").get("/login", headers=https).cookies()
+    (tmp_path / "secure").mkdir()
+    secure = make_console(tmp_path / "secure", secure_cookies=True)
+    assert "Secure" in secure.browser().get("/login").cookies()["__Host-console_login"]
+
+
+def test_a_session_idle_for_thirty_minutes_ends(console):
+    browser = console.browser()
+    browser.log_in("anna")
+    console.advance(minutes=29)
+    assert browser.get("/inbox").status == 200
+    console.advance(minutes=30, seconds=1)
+    reply = browser.get("/inbox")
+    assert reply.header("location") == "/login"
+    assert "Max-Age=0" in reply.cookies()["console_session"]  # the dead cookie is cleared
+
+
+def test_removing_a_user_ends_their_session_at_once(console):
+    browser = console.browser()
+    browser.log_in("anna")
+    console.accounts.remove_user("anna")
+    assert browser.get("/inbox").header("location") == "/login"
+
+
+def test_security_headers_on_every_response_and_pages_are_never_cached(console):
+    browser = console.browser()
+    replies = [browser.get("/inbox"), browser.get("/login"), browser.post("/login", {})]
+    browser.log_in("anna")
+    replies += [browser.get("/inbox"), browser.get("/nowhere")]
+    assert [reply.status for reply in replies] == [303, 200, 403, 200, 404]
+    for reply in replies:
+        assert reply.header("content-security-policy").startswith("default-src 'self';")
+        assert reply.header("x-frame-options") == "DENY"
+        assert reply.header("x-content-type-options") == "nosniff"
+        assert reply.header("cache-control") == "no-store"
+    stylesheet = browser.get("/static/console.css")
+    assert stylesheet.status == 200 and stylesheet.header("cache-control") != "no-store"
+    for reply in replies:
+        assert "<script" not in reply.body and " style=" not in reply.body
+
+
+def test_what_was_typed_is_shown_as_text(console):
+    browser = console.browser()
+    reply = browser.log_in("<script>alert(1)</script>", "wrong password!")
+    assert reply.status == 401
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in reply.body
+    assert "<script>" not in reply.body
+    assert "Example &lt;Clinic&gt;" in reply.body
+
+
+def test_an_empty_form_is_asked_again_without_counting_a_failure(console):
+    browser = console.browser()
+    for _ in range(6):
+        token = browser.get("/login").csrf_token
+        reply = browser.post("/login", {"csrf_token": token, "username": "anna", "password": ""})
+        assert reply.status == 400 and "Enter your username and your password." in reply.body
+    assert browser.log_in("anna").status == 303
+
+
+def test_the_consoles_settings_and_their_defaults():
+    assert (settings.console_host({}), settings.console_port({})) == ("127.0.0.1", 5056)
+    assert settings.console_secure_cookies({}) is False
+    assert settings.console_secure_cookies({"CONSOLE_SECURE_COOKIES": "1"}) is True
+    assert settings.console_session_times({}) == (timedelta(minutes=30), timedelta(hours=12))
+    assert settings.console_session_times({"CONSOLE_IDLE_MINUTES": "5", "CONSOLE_SESSION_HOURS": "2"}) == (
+        timedelta(minutes=5),
+        timedelta(hours=2),
+    )
+    for env, name in (
+        ({"CONSOLE_SECURE_COOKIES": "yes"}, "CONSOLE_SECURE_COOKIES"),
+        ({"CONSOLE_IDLE_MINUTES": "0"}, "CONSOLE_IDLE_MINUTES"),
+        ({"CONSOLE_SESSION_HOURS": "soon"}, "CONSOLE_SESSION_HOURS"),
+    ):
+        with pytest.raises(settings.SettingsError, match=name):
+            settings.console_secure_cookies(env)
+            settings.console_session_times(env)
+
+
+def test_a_console_on_a_network_address_needs_https_in_front():
+    settings.check_console_exposure("127.0.0.1", secure_cookies=False)
+    settings.check_console_exposure("0.0.0.0", secure_cookies=True)
+    with pytest.raises(settings.SettingsError, match="CONSOLE_HOST=0.0.0.0 .* plain HTTP"):
+        settings.check_console_exposure("0.0.0.0", secure_cookies=False)
+
+
+def test_the_default_port_is_the_one_nginx_and_make_run_name():
+    port = settings.console_port({})
+    assert f"proxy_pass http://127.0.0.1:{port};" in (ROOT / "deploy" / "nginx" / "staff-console.conf").read_text()
+    assert f"${{CONSOLE_PORT:-{port}}}" in (ROOT / "scripts" / "serve.sh").read_text()

@@ -1,0 +1,62 @@
+"""Two staff console processes on one PostgreSQL database, as a clinic group runs them
+(docs/deployment.md): a user added by the command line logs in through either, a session opened
+through one is known to the other and ended by logging out through the other, and failed logins
+counted by one make the other wait.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Tuple
+
+import pytest
+
+from tests.cluster import Postgres, missing_packages
+from tests.console_http import PASSWORD, Client
+from tools.servers import RunningConsole, start_console
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module")
+def consoles(tmp_path_factory) -> Iterator[Tuple[RunningConsole, RunningConsole]]:
+    if "postgresql" in missing_packages():
+        pytest.fail("PostgreSQL is not installed: run `make services` (make test does)")
+    postgres = Postgres(tmp_path_factory.mktemp("console-postgres")).start(["clinic_bookings"])
+    env = {"BOOKINGS_DB_URL": postgres.url("clinic_bookings")}
+    started = []
+    try:
+        for name in ("a", "b"):  # started together: both create the tables, one at a time
+            started.append(start_console(tmp_path_factory.mktemp(f"console-{name}"), env=env))
+        for user in ("anna", "bob"):
+            added = started[0].staff("add-user", user, "--password-stdin", stdin=PASSWORD + "\n")
+            assert added.returncode == 0, added.stderr
+        yield started[0], started[1]
+    finally:
+        for console in started:
+            console.stop()
+        postgres.stop()
+
+
+def test_a_session_opened_through_one_console_is_known_to_the_other(consoles):
+    first, second = consoles
+    client = Client(first.port)
+    assert client.log_in("anna")[1]["location"] == "/inbox"
+    session = dict(client.cookies)
+    client.port = second.port  # the same browser, sent to the other process by a load balancer
+    status, _, page = client.request("GET", "/inbox")
+    assert status == 200 and "Signed in as <strong>anna</strong>" in page
+    status, headers, _ = client.request("POST", "/logout", {"csrf_token": client.token("/inbox")})
+    assert (status, headers["location"]) == (303, "/login")
+    stale = Client(first.port)
+    stale.cookies = session  # the cookie as it was before logging out, replayed to the first process
+    assert stale.request("GET", "/inbox")[1]["location"] == "/login"
+
+
+def test_failed_logins_counted_by_one_console_make_the_other_wait(consoles):
+    first, second = consoles
+    for _ in range(5):
+        assert Client(first.port, forwarded_for="203.0.113.20").log_in("bob", "not the password")[0] == 401
+    status, headers, page = Client(second.port, forwarded_for="198.51.100.20").log_in("bob")
+    assert status == 429 and "Too many failed logins" in page
+    listed = first.staff("list-users").stdout.splitlines()[1:]  # the command line reads the same database
+    assert [line.split()[0] for line in listed] == ["anna", "bob"]
