@@ -593,6 +593,8 @@ class TopicFiles:
         self.data_dir = Path(data_dir)
         self.faq_dir = self.data_dir / "faq"
         self.nlu_dir = self.data_dir / "nlu"
+        # Each page reads every topic; a file is parsed and checked again only once it changed.
+        self._views: Dict[str, Tuple[Tuple[int, int], TopicView]] = {}
 
     # -- reading --------------------------------------------------------------
 
@@ -608,11 +610,17 @@ class TopicFiles:
     def text(self, name: str) -> str:
         return self.path(name).read_text(encoding="utf-8")
 
-    def view(self, name: str) -> TopicView:
-        """One topic as shown (whatever shape its file is in: its problems are listed)."""
+    def view(self, name: str, fresh: bool = False) -> TopicView:
+        """One topic as shown (whatever shape its file is in: its problems are listed); ``fresh``
+        reads it again even when its time and size say it did not change (a form's version)."""
+        stat = self.path(name).stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._views.get(name)
+        if cached is not None and cached[0] == stamp and not fresh:
+            return cached[1]
         text = self.text(name)
         topic, problems = read_topic_text(self.path(name), text)
-        return TopicView(
+        view = TopicView(
             name=name,
             label=str(topic.label or "") if topic else "",
             answer=topic.answers[0] if topic and topic.answers else "",
@@ -621,6 +629,8 @@ class TopicFiles:
             version=version_of(text),
             problems=[shown(problem) for problem in problems],
         )
+        self._views[name] = (stamp, view)
+        return view
 
     def views(self) -> List[TopicView]:
         return [self.view(name) for name in self.names()]

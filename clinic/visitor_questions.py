@@ -121,13 +121,16 @@ class Question:
         return "answered"
 
     def around(self, before: int = 3, after: int = 3) -> List[Turn]:
-        """The conversation around this message: a few turns either side, runs of hidden turns as one."""
-        shown: List[Turn] = []
-        for turn in self.conversation[max(0, self.turn - before) : self.turn + after + 1]:
-            if turn.hidden and shown and shown[-1].hidden:
-                continue
-            shown.append(turn)
-        return shown
+        """The conversation around this message: a few turns either side, a run of hidden turns
+        counted and shown as one."""
+        collapsed: List[Turn] = []
+        here = 0
+        for index, turn in enumerate(self.conversation):
+            if not (turn.hidden and collapsed and collapsed[-1].hidden):
+                collapsed.append(turn)
+            if index == self.turn:
+                here = len(collapsed) - 1
+        return collapsed[max(0, here - before) : here + after + 1]
 
 
 @dataclass
@@ -179,8 +182,10 @@ def read_questions(rows: Iterable[Row]) -> List[Question]:
                 question.unanswered = question.unanswered or action in NOT_ANSWERED_ACTIONS
         elif kind == "bot":
             text = str(data.get("text") or "")
-            if text:
-                conversations[sender].append(Turn("assistant", mask_contacts(text), hidden=bool(loop[sender])))
+            if text and loop[sender]:
+                conversations[sender].append(Turn("assistant", "", hidden=True))
+            elif text:
+                conversations[sender].append(Turn("assistant", mask_contacts(text)))
         elif kind == "user":
             pending.pop(sender, None)
             if loop[sender]:
