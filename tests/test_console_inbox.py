@@ -213,3 +213,10 @@ def test_the_inbox_forms_need_a_session_and_its_csrf_token(console):
     reply = browser.post("/inbox/dismiss", {"message": key})
     assert reply.status == 403 and "did not come from your session" in reply.body
     assert key in groups(browser.get("/inbox").body)
+
+
+def test_the_newest_open_messages_are_grouped_and_the_older_ones_wait(console, monkeypatch):
+    monkeypatch.setattr("console.inbox.GROUPED_MESSAGES", 2)
+    page = signed_in(console).get("/inbox").body
+    assert "4 messages waiting; the newest 2 are grouped below, the older ones wait until these are handled." in page
+    assert len(groups(page)) == 2 and "cupping" not in page
