@@ -249,3 +249,10 @@ def test_the_topic_files_the_console_changes_are_the_projects_unless_told(tmp_pa
     assert settings.console_data_dir({"CONSOLE_DATA_DIR": str(tmp_path / "copy")}) == tmp_path / "copy"
     with pytest.raises(settings.SettingsError, match="CONSOLE_DATA_DIR=.* has no faq/ folder"):
         settings.console_data_dir({"CONSOLE_DATA_DIR": str(tmp_path)})
+
+
+def test_nginx_passes_the_largest_body_the_console_takes():
+    from console.app import MAX_BODY_BYTES
+
+    conf = (ROOT / "deploy" / "nginx" / "staff-console.conf").read_text()
+    assert f"client_max_body_size {MAX_BODY_BYTES // 1024}k;" in conf
