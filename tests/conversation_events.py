@@ -57,33 +57,41 @@ def exchange(sender: str, text: str, intent: str, replies: Iterable[str], at: fl
     return rows
 
 
-def write_store(path: Path, rows: Iterable[Row]) -> str:
-    """An SQLite conversation store at ``path`` holding ``rows`` (appended when it exists); its URL."""
-    url = f"sqlite:///{path}"
+EVENTS = sa.Table(
+    "events",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("type_name", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("action_name", sa.String(255)),
+    sa.Column("data", sa.Text),
+)  # the columns of Rasa's SQLTrackerStore
+
+
+def write_events(url: str, rows: Iterable[Row]) -> str:
+    """``rows`` appended to the conversation store at ``url`` (SQLite or PostgreSQL; the table made
+    when missing); returns ``url``."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                    "sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL, timestamp FLOAT, "
-                    "intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT)"
-                )
-            )
+            EVENTS.create(connection, checkfirst=True)
             for sender, kind, action_name, data in rows:
                 connection.execute(
-                    sa.text(
-                        "INSERT INTO events (sender_id, type_name, timestamp, action_name, data) "
-                        "VALUES (:sender, :kind, :at, :action, :data)"
-                    ),
-                    {
-                        "sender": sender,
-                        "kind": kind,
-                        "at": json.loads(data)["timestamp"],
-                        "action": action_name,
-                        "data": data,
-                    },
+                    EVENTS.insert().values(
+                        sender_id=sender,
+                        type_name=kind,
+                        timestamp=json.loads(data)["timestamp"],
+                        action_name=action_name,
+                        data=data,
+                    )
                 )
     finally:
         engine.dispose()
     return url
+
+
+def write_store(path: Path, rows: Iterable[Row]) -> str:
+    """An SQLite conversation store at ``path`` holding ``rows`` (appended when it exists); its URL."""
+    return write_events(f"sqlite:///{path}", rows)
