@@ -404,6 +404,21 @@ def console_session_times(env: Optional[Mapping[str, str]] = None) -> tuple:
     return idle, lifetime
 
 
+def console_data_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """``CONSOLE_DATA_DIR``: the training data folder the staff console reads and changes (its
+    ``faq/`` topic files, its ``nlu/`` intents); the project's ``data/`` unless told otherwise.
+    Tests point it at a copy.
+
+    Raises:
+        SettingsError: the folder has no ``faq/`` folder of topic files.
+    """
+    env = os.environ if env is None else env
+    folder = Path(env.get("CONSOLE_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    if not (folder / "faq").is_dir():
+        raise SettingsError(f"CONSOLE_DATA_DIR={folder} has no faq/ folder of topic files")
+    return folder
+
+
 def check_console_exposure(host: str, secure_cookies: bool) -> None:
     """Refuses a staff console reachable over a network in plain HTTP: staff passwords and
     session cookies would cross it in clear.

@@ -2,14 +2,18 @@
 
 - ``GET /login``, ``POST /login``: the login form. A visitor without a session gets a random
   CSRF token in a cookie of its own and the same token in the form; the POST must carry both.
-- ``GET /``: to the inbox. ``GET /inbox``: the signed-in staff member's page.
+- ``GET /``: to the inbox.
+- ``GET /inbox`` and its forms: what visitors asked that the assistant could not answer
+  (``console/inbox.py``).
+- ``GET /topics`` and its forms: the FAQ topics, edited in their files (``console/topics.py``).
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
 Every page but ``/login`` (and the stylesheet) sends a visitor without a live session to
 ``/login`` with a 303. Every POST carries a CSRF token, tied to the session (or, for the login
 form, to the pre-session cookie), and is refused with a 403 and the reason otherwise. Every
-response carries the security headers of ``console/web.py``; pages are never cached.
+response carries the security headers of ``console/web.py``; pages are never cached. Every
+staff action goes to the audit log (``Pages.audit``).
 """
 
 from __future__ import annotations
@@ -22,19 +26,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from clinic import clock
+from clinic.console_records import ConsoleRecords
+from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
-from console import web
+from clinic.topic_files import TopicFiles
+from console import inbox, topics, web
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/login",)
 STATIC_PREFIX = "/static/"
-MAX_BODY_BYTES = 16 * 1024  # a login form or a logout button; later forms raise it where they need to
+# The largest form is a new topic: fifteen or more examples and an answer, a few KB; a topic's
+# 110 examples ticked for removal at once come to about 12 KB.
+MAX_BODY_BYTES = 64 * 1024
 # Argon2id takes 64 MiB and about 0.15 s per check: two at a time keep a burst of logins from
 # taking the machine's memory, and match its two cores.
 CONCURRENT_PASSWORD_CHECKS = 2
@@ -47,6 +57,38 @@ class ConsoleConfig:
     policy: SessionPolicy
     secure_cookies: bool
     clinic_name: str = "the clinic"
+    data_dir: Path = PROJECT_ROOT / "data"  # CONSOLE_DATA_DIR: the topic files staff change
+    tracker_db_url: Optional[str] = None  # the conversation store the inbox reads; None: no inbox
+
+
+@dataclass
+class Pages:
+    """What the pages of ``console/inbox.py`` and ``console/topics.py`` share."""
+
+    config: ConsoleConfig
+    accounts: StaffAccounts
+    records: ConsoleRecords
+    files: TopicFiles
+    conversations: Optional[sa.engine.Engine]
+    now: Callable[[], datetime]
+    render: Callable[..., HTTPResponse]
+
+    def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
+        """A page for the signed-in staff member (the header's name, the log-out form's token)."""
+        staff: StaffSession = request.ctx.staff
+        return self.render(template, status=status, staff=staff.user.name, csrf_token=staff.csrf_token, **values)
+
+    async def audit(self, request: Request, action: str, detail: Optional[str] = None) -> None:
+        """One line in the audit log: this staff member, now, from this address."""
+        staff: StaffSession = request.ctx.staff
+        await asyncio.to_thread(
+            self.accounts.audit, self.now(), staff.user.name, action, web.client_address(request), detail
+        )
+
+    @staticmethod
+    def actor(request: Request) -> str:
+        staff: StaffSession = request.ctx.staff
+        return staff.user.name
 
 
 def templates() -> Environment:
@@ -73,9 +115,14 @@ def wait_text(until: datetime, now: datetime) -> str:
 
 
 def build_app(
-    accounts: StaffAccounts, config: ConsoleConfig, now: Callable[[], datetime] = clock.now, name: str = "staff_console"
+    accounts: StaffAccounts,
+    config: ConsoleConfig,
+    now: Callable[[], datetime] = clock.now,
+    name: str = "staff_console",
+    records: Optional[ConsoleRecords] = None,
 ) -> Sanic:
-    """The console's Sanic app over ``accounts``; ``now`` is the clinic's clock."""
+    """The console's Sanic app over ``accounts`` (and ``records``, in the same database: their
+    tables are made when not given); ``now`` is the clinic's clock."""
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.static("/static/console.css", str(HERE / "static" / "console.css"), name="stylesheet")
@@ -224,9 +271,18 @@ def build_app(
         web.clear_cookie(page, session_cookie(request), secure(request))
         return page
 
-    @app.get("/inbox")
-    async def inbox(request: Request) -> HTTPResponse:
-        staff: StaffSession = request.ctx.staff
-        return render("inbox.html", staff=staff.user.name, csrf_token=staff.csrf_token, page="inbox")
-
+    # An engine connects only when first used; the inbox reads the store at each visit.
+    conversations = sa.create_engine(config.tracker_db_url) if config.tracker_db_url else None
+    pages_context = Pages(
+        config=config,
+        accounts=accounts,
+        records=records or ConsoleRecords(accounts.engine).create_tables(),
+        files=TopicFiles(config.data_dir),
+        conversations=conversations,
+        now=now,
+        render=render,
+    )
+    inbox.add_routes(app, pages_context)
+    topics.add_routes(app, pages_context)
+    app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
     return app

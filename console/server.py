@@ -2,8 +2,10 @@
 
 Before listening it checks its settings (``CONSOLE_*`` in clinic/settings.py) and refuses to
 start, naming the variable, when one is wrong or when it would serve passwords in plain HTTP
-to the network. In Sanic's ``before_server_start`` it opens the clinic's database
-(``BOOKINGS_DB_URL``) and creates the account tables if missing; it closes it at stop.
+to the network. Before listening it opens the clinic's database (``BOOKINGS_DB_URL``) and
+creates the account and console tables if missing; it closes it at stop. The inbox reads the
+conversation store (``TRACKER_DB_URL``, else endpoints.yml's), the topics pages change the topic
+files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise).
 
 Options: ``--host`` (default ``CONSOLE_HOST`` or 127.0.0.1) and ``--port`` (default
 ``CONSOLE_PORT`` or 5056).
@@ -17,8 +19,11 @@ import os
 import sys
 from typing import List, Optional
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from clinic import settings
 from clinic.booking_store import BookingStore, BookingStoreError
+from clinic.console_records import ConsoleRecords
 from clinic.staff_accounts import SessionPolicy, StaffAccounts
 from console.app import ConsoleConfig, build_app
 
@@ -52,6 +57,8 @@ def read_config() -> ConsoleConfig:
         policy=SessionPolicy(idle=idle, lifetime=lifetime),
         secure_cookies=settings.console_secure_cookies(),
         clinic_name=clinic_name(),
+        data_dir=settings.console_data_dir(),
+        tracker_db_url=settings.tracker_db_url(),
     )
 
 
@@ -74,15 +81,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     store = BookingStore(settings.bookings_db_url())
     try:
         accounts = StaffAccounts(store.open().engine).create_tables()
-    except BookingStoreError as error:
+        records = ConsoleRecords(accounts.engine).create_tables()
+    except (BookingStoreError, SQLAlchemyError) as error:
         print(f"The staff console cannot start: {error}", file=sys.stderr)
         return 2
     # Opened here rather than at server start so a bad database stops the process with a message
     # before it listens; Sanic's single worker runs in this same process.
-    app = build_app(accounts, config)
+    app = build_app(accounts, config, records=records)
 
     @app.listener("after_server_stop")
-    async def close_database(app, loop):  # Sanic passes both
+    async def close_databases(app, loop):  # Sanic passes both
+        if app.ctx.conversations is not None:
+            app.ctx.conversations.dispose()
         store.close()
 
     logger.info("staff console listening on http://%s:%s", host, port)

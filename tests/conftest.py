@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def answers() -> Dict[str, str]:
     """Each FAQ topic's answer, by topic name, from data/faq/."""
-    from tools.faq_conventions import check_faq_dir
+    from clinic.topic_files import check_faq_dir
 
     topics, _ = check_faq_dir(ROOT / "data" / "faq")
     return {topic.name: topic.answers[0] for topic in topics}

@@ -1,17 +1,21 @@
 """Two staff console processes on one PostgreSQL database, as a clinic group runs them
 (docs/deployment.md): a user added by the command line logs in through either, a session opened
-through one is known to the other and ended by logging out through the other, and failed logins
-counted by one make the other wait.
+through one is known to the other and ended by logging out through the other, failed logins
+counted by one make the other wait, and both inboxes read the shared conversation store, a
+message dismissed through one gone from the other's.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Iterator, Tuple
 
 import pytest
 
 from tests.cluster import Postgres, missing_packages
 from tests.console_http import PASSWORD, Client
+from tests.conversation_events import exchange, write_events
 from tools.servers import RunningConsole, start_console
 
 pytestmark = pytest.mark.system
@@ -21,8 +25,8 @@ pytestmark = pytest.mark.system
 def consoles(tmp_path_factory) -> Iterator[Tuple[RunningConsole, RunningConsole]]:
     if "postgresql" in missing_packages():
         pytest.fail("PostgreSQL is not installed: run `make services` (make test does)")
-    postgres = Postgres(tmp_path_factory.mktemp("console-postgres")).start(["clinic_bookings"])
-    env = {"BOOKINGS_DB_URL": postgres.url("clinic_bookings")}
+    postgres = Postgres(tmp_path_factory.mktemp("console-postgres")).start(["clinic_bookings", "clinic_tracker"])
+    env = {"BOOKINGS_DB_URL": postgres.url("clinic_bookings"), "TRACKER_DB_URL": postgres.url("clinic_tracker")}
     started = []
     try:
         for name in ("a", "b"):  # started together: both create the tables, one at a time
@@ -60,3 +64,20 @@ def test_failed_logins_counted_by_one_console_make_the_other_wait(consoles):
     assert status == 429 and "Too many failed logins" in page
     listed = first.staff("list-users").stdout.splitlines()[1:]  # the command line reads the same database
     assert [line.split()[0] for line in listed] == ["anna", "bob"]
+
+
+def test_both_inboxes_read_the_shared_conversations_and_agree_on_what_was_handled(consoles):
+    first, second = consoles
+    write_events(
+        first.env["TRACKER_DB_URL"],
+        exchange("v1", "do you do cupping", "out_of_scope", ["utter_out_of_scope"], time.time() - 60),
+    )
+    anna, again = Client(first.port), Client(second.port)  # bob waits after the test before
+    anna.log_in("anna")
+    again.log_in("anna")
+    _, _, page = anna.request("GET", "/inbox")
+    assert "do you do cupping" in page
+    key = re.search(r'name="message" value="([0-9a-f]{32})"', page).group(1)
+    status, headers, _ = again.request("POST", "/inbox/dismiss", {"csrf_token": again.token("/inbox"), "message": key})
+    assert (status, headers["location"]) == (303, "/inbox?done=dismissed&count=1")
+    assert "do you do cupping" not in anna.request("GET", "/inbox")[2]

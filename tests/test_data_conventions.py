@@ -7,9 +7,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clinic.topic_files import (
+    RUN_LENGTH,
+    Problem,
+    check_faq_dir,
+    load_fingerprints,
+    normalise,
+    read_topic,
+    shingle_hashes,
+)
 from tests.conftest import ROOT
-from tests.seed_fingerprints import RUN_LENGTH, fingerprint_files, load_fingerprints, shingle_hashes
-from tools.faq_conventions import Problem, check_faq_dir, normalise, read_topic
+from tests.seed_fingerprints import fingerprint_files
 
 pytestmark = pytest.mark.unit
 
@@ -175,3 +183,14 @@ def test_checker_finds_examples_repeated_across_topics(tmp_path):
     repeated = [p for p in problems if "is also in" in p.message]
     assert len(repeated) == 15
     assert isinstance(repeated[0], Problem) and repeated[0].path in {twin, tmp_path / "sample.yml"}
+
+
+def test_checker_finds_a_run_of_words_copied_from_an_article(tmp_path, monkeypatch):
+    article = "the quick brown fox jumps over the lazy dog"
+    monkeypatch.setattr("clinic.topic_files.load_fingerprints", lambda: frozenset(shingle_hashes(article)))
+    _, problems = read_topic(_write(tmp_path, answer="In our own words, the quick brown fox jumps over it."))
+    assert messages(problems) == [
+        "the answer copies 6 words in a row from a source article ('the quick brown fox jumps over'); "
+        "say it in the clinic's own words"
+    ]
+    assert problems[0].line == 25

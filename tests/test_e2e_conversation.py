@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from clinic.profile import contact_details, load_profile
+from clinic.topic_files import check_faq_dir
 from tests.conftest import ROOT
-from tools.faq_conventions import check_faq_dir
 
 pytestmark = pytest.mark.servers
 

@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 import pytest
 
 from clinic.settings import tracker_db_url
+from clinic.visitor_questions import group_similar, mask, read_questions
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant
-from tools.visitor_report import group_similar, mask, read_questions, render
+from tools.visitor_report import render
 
 NAME, PHONE, EMAIL = "Quillon Marbeck", "(212) 555-0143", "quillon.m@mail.example"
 

@@ -40,7 +40,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
-from tools.faq_conventions import normalise
+from clinic.topic_files import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 

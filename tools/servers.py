@@ -282,10 +282,18 @@ class RunningConsole:
 
 def start_console(workdir: Path, env: Optional[Dict[str, str]] = None, port: Optional[int] = None) -> RunningConsole:
     """Starts ``python -m console`` (the staff console) on a free port, with its database
-    (``BOOKINGS_DB_URL``) in ``workdir`` unless ``env`` names one; waits until /login answers."""
+    (``BOOKINGS_DB_URL``) and the conversation store its inbox reads (``TRACKER_DB_URL``, none
+    until something writes it) in ``workdir`` unless ``env`` names others; waits until /login
+    answers. Its topic files are the project's unless ``env`` sets ``CONSOLE_DATA_DIR``: a test
+    that changes them gives a copy."""
     port = port or free_port()
     env = server_env(
-        **{"BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}", "CONSOLE_PORT": str(port), **(env or {})}
+        **{
+            "BOOKINGS_DB_URL": f"sqlite:///{workdir / 'bookings.db'}",
+            "TRACKER_DB_URL": f"sqlite:///{workdir / 'tracker.db'}",
+            "CONSOLE_PORT": str(port),
+            **(env or {}),
+        }
     )
     log = workdir / "console.log"
     process = subprocess.Popen(

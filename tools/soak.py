@@ -889,7 +889,7 @@ def wait_for_deliveries(endpoint, references: Iterable[str], timeout: float) -> 
 
 
 def faq_answers() -> List[str]:
-    from tools.faq_conventions import check_faq_dir
+    from clinic.topic_files import check_faq_dir
 
     topics, _ = check_faq_dir(ROOT / "data" / "faq")
     return [topic.answers[0] for topic in topics]
