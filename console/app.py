@@ -85,6 +85,20 @@ class Pages:
             self.accounts.audit, self.now(), staff.user.name, action, web.client_address(request), detail
         )
 
+    async def record(self, request: Request, change: Any) -> None:
+        """A saved topic change into the history, with its diff and the text before and after."""
+        await asyncio.to_thread(
+            self.records.record_change,
+            self.now(),
+            self.actor(request),
+            change.topic,
+            change.action,
+            change.summary,
+            change.diff,
+            change.before,
+            change.after,
+        )
+
     @staticmethod
     def actor(request: Request) -> str:
         staff: StaffSession = request.ctx.staff

@@ -166,18 +166,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             await pages.audit(request, "teach-refused", f"{topic}: {error}")
             return await inbox_page(request, 409, f"Not taught to {topic}: {error}", group)
         if taught.change is not None:
-            change = taught.change
-            await asyncio.to_thread(
-                pages.records.record_change,
-                pages.now(),
-                pages.actor(request),
-                change.topic,
-                change.action,
-                change.summary,
-                change.diff,
-                change.before,
-                change.after,
-            )
+            await pages.record(request, taught.change)
         closed = [question.key for question in questions]
         await asyncio.to_thread(pages.records.mark_handled, closed, "taught", pages.actor(request), pages.now(), topic)
         detail = (

@@ -58,17 +58,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
 
     async def keep(request: Request, change: Change) -> None:
         """A saved change: into the history with its diff, and the audit log."""
-        await asyncio.to_thread(
-            pages.records.record_change,
-            pages.now(),
-            pages.actor(request),
-            change.topic,
-            change.action,
-            change.summary,
-            change.diff,
-            change.before,
-            change.after,
-        )
+        await pages.record(request, change)
         await pages.audit(request, change.action, change.summary)
 
     async def refused(request: Request, action: str, name: str, error: TopicEditError) -> None:

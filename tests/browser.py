@@ -44,6 +44,23 @@ def launched_chromium() -> Iterator:
         launched.close()
 
 
+def phone_page(browser, timeout_ms: int) -> Iterator:
+    """A fresh browser profile (empty storage) with a phone-sized window; whatever the page did that
+    it must not (``Watch``) fails the test when it ends."""
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    opened = context.new_page()
+    opened.set_default_timeout(timeout_ms)
+    opened.watch = Watch(opened)
+    yield opened
+    opened.watch.assert_clean()
+    context.close()
+
+
+def fits_the_width(page) -> bool:
+    """Whether the page needs no sideways scrolling."""
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
 class Watch:
     """What a page did that it must not: dialogs, script errors, Content-Security-Policy refusals."""
 

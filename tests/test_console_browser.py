@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser import SCREENSHOTS, Watch, launched_chromium
+from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, phone_page
 from tools.servers import RunningConsole, start_console
 
 pytestmark = pytest.mark.servers
@@ -36,18 +36,7 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser):
-    """A fresh browser profile with a phone-sized window."""
-    context = browser.new_context(viewport={"width": 375, "height": 667})
-    opened = context.new_page()
-    opened.set_default_timeout(30_000)
-    opened.watch = Watch(opened)
-    yield opened
-    opened.watch.assert_clean()
-    context.close()
-
-
-def fits_the_width(page) -> bool:
-    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    yield from phone_page(browser, 30_000)
 
 
 def test_log_in_see_the_inbox_log_out(page, console):

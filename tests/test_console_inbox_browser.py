@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser import SCREENSHOTS, Watch, launched_chromium
+from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, phone_page
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import RunningAssistant, RunningConsole, start_assistant, start_console
 
@@ -64,18 +64,7 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser):
-    """A fresh browser profile with a phone-sized window."""
-    context = browser.new_context(viewport={"width": 375, "height": 667})
-    opened = context.new_page()
-    opened.set_default_timeout(30_000)
-    opened.watch = Watch(opened)
-    yield opened
-    opened.watch.assert_clean()
-    context.close()
-
-
-def fits_the_width(page) -> bool:
-    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    yield from phone_page(browser, 30_000)
 
 
 def log_in(page, base_url: str) -> None:

@@ -17,7 +17,7 @@ from typing import Iterator, List
 import pytest
 import yaml
 
-from tests.browser import SCREENSHOTS, Watch, launched_chromium
+from tests.browser import SCREENSHOTS, Watch, launched_chromium, phone_page
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import start_assistant
 
@@ -35,14 +35,7 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser):
-    """A fresh browser profile (empty localStorage) with a phone-sized window."""
-    context = browser.new_context(viewport={"width": 375, "height": 667})
-    opened = context.new_page()
-    opened.set_default_timeout(60_000)
-    opened.watch = Watch(opened)
-    yield opened
-    opened.watch.assert_clean()
-    context.close()
+    yield from phone_page(browser, 60_000)
 
 
 def demo_url(assistant) -> str:
