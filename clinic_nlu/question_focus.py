@@ -6,7 +6,7 @@ read the whole message as one bag of words, let the story decide: back pain, phy
 it treat". Others ask two things at once ("how much is the first visit and do I need a referral").
 
 This component runs after the classifiers and fallbacks. It splits the message into sentences and
-question clauses (``question_segments``), and classifies each with one flat linear model over
+question clauses (``split_message``), and classifies each with one flat linear model over
 every answer (``faq/<topic>`` and the other intents alike), trained on the same examples and the
 same features: a segment's features are the sum of its tokens' rows in the featurizers' sequence
 features, which is exactly how the sentence features are made.
@@ -132,13 +132,6 @@ def question_clauses(text: str, span: Tuple[int, int]) -> List[Tuple[int, int]]:
     return pieces
 
 
-def question_segments(text: str) -> Tuple[List[Tuple[int, int]], bool]:
-    """The spans of the message's questions (a sentence, or a clause of one), and whether there is
-    anything else around them (a story)."""
-    questions, statements = split_message(text)
-    return questions, bool(statements)
-
-
 def split_message(text: str) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int]]]:
     """The spans of the message's questions (a sentence, or a clause of one) and of everything
     else (its statements: a story, or a request such as "I'd like to book in")."""
@@ -194,23 +187,28 @@ class QuestionFocus(LinearResponseSelector):
         return self._resource
 
     @staticmethod
-    def _segment_blocks(message: Message, span: Tuple[int, int]) -> Optional[List[scipy.sparse.spmatrix]]:
-        """A segment's feature blocks: its tokens' rows of the sequence features, summed."""
+    def _sequence_rows(message: Message) -> Optional[Tuple[list, List[scipy.sparse.csr_matrix]]]:
+        """The message's tokens and its sparse sequence features (a row per token, one matrix per
+        featurizer), converted once for all its segments."""
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        matrices = [
+            feature.features.tocsr()
+            for feature in message.features
+            if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SEQUENCE and feature.is_sparse()
+        ]
+        if not matrices or any(matrix.shape[0] != len(tokens) for matrix in matrices):
+            return None
+        return tokens, matrices
+
+    @staticmethod
+    def _segment_blocks(
+        tokens: list, matrices: List[scipy.sparse.csr_matrix], span: Tuple[int, int]
+    ) -> Optional[List[scipy.sparse.spmatrix]]:
+        """A segment's feature blocks: its tokens' rows of the sequence features, summed."""
         rows = [i for i, token in enumerate(tokens) if token.start >= span[0] and token.end <= span[1]]
         if not rows:
             return None
-        blocks = []
-        for feature in message.features:
-            if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SEQUENCE and feature.is_sparse():
-                matrix = feature.features.tocsr()
-                if matrix.shape[0] != len(tokens):
-                    return None
-                blocks.append(scipy.sparse.coo_matrix(matrix[rows].sum(axis=0)))
-        return blocks or None
-
-    def _label_probabilities(self, blocks: List[scipy.sparse.spmatrix]) -> np.ndarray:
-        return self._probabilities(blocks)
+        return [scipy.sparse.coo_matrix(matrix[rows].sum(axis=0)) for matrix in matrices]
 
     def decide(self, message: Message) -> Optional[Tuple[str, float, Optional[str], np.ndarray]]:
         """``(label, confidence, second label or None, probabilities)`` when the message's
@@ -221,21 +219,22 @@ class QuestionFocus(LinearResponseSelector):
         if not questions or (len(questions) == 1 and not story):
             return None
         whole = self._sentence_features(message)
-        if whole is None:
+        sequence = self._sequence_rows(message)
+        if whole is None or sequence is None:
             return None
         per_question = []
         for span in questions:
-            blocks = self._segment_blocks(message, span)
+            blocks = self._segment_blocks(*sequence, span)
             if blocks is not None:
-                per_question.append(self._label_probabilities(blocks))
+                per_question.append(self._probabilities(blocks))
         if not per_question:
             return None
-        whole_p = self._label_probabilities(whole)
+        whole_p = self._probabilities(whole)
         requests = []  # "if so I'd like to book in": a request said, not asked
         for span in statements:
-            blocks = self._segment_blocks(message, span)
+            blocks = self._segment_blocks(*sequence, span)
             if blocks is not None:
-                p = self._label_probabilities(blocks)
+                p = self._probabilities(blocks)
                 best = int(np.argmax(p))
                 said = text[span[0] : span[1]]
                 if (

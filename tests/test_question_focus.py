@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from clinic_nlu.question_focus import answerable, is_question, question_segments, sentences
+from clinic_nlu.question_focus import answerable, is_question, sentences, split_message
 
 pytestmark = pytest.mark.unit
 
 
 def pieces(text):
-    questions, story = question_segments(text)
-    return [text[a:b].strip() for a, b in questions], story
+    questions, statements = split_message(text)
+    return [text[a:b].strip() for a, b in questions], bool(statements)
 
 
 def test_a_story_then_a_question():

@@ -40,7 +40,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
+from actions.also_asked import CLINIC_INTENTS
 from clinic.topic_files import normalise
+from clinic_nlu.question_focus import REQUESTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -277,9 +279,6 @@ def rest_replies(model: Path, texts: Iterable[str]) -> List[List[str]]:
 
 # ---------------------------------------------------------------- parse-level (tuning)
 
-CLINIC_INTENTS = {"ask_hours", "ask_location", "ask_contact", "ask_cost", "ask_referral", "ask_what_to_wear"}
-CLINIC_INTENTS |= {"ask_children", "book_appointment", "request_callback", "human_handoff"}
-
 
 def parse_labels(parse: Dict[str, Any]) -> List[str]:
     """What the assistant would answer for a parse, as reply labels (outside a booking)."""
@@ -291,7 +290,7 @@ def parse_labels(parse: Dict[str, Any]) -> List[str]:
         first = DECLINE
     elif intent == "nlu_fallback":
         first = UNSURE
-    elif intent == RED_FLAG or intent in CLINIC_INTENTS:
+    elif intent == RED_FLAG or intent in CLINIC_INTENTS | REQUESTS:
         first = intent
     else:
         first = OTHER
