@@ -432,3 +432,25 @@ def check_console_exposure(host: str, secure_cookies: bool) -> None:
             "keep it on 127.0.0.1 behind nginx with HTTPS (docs/deployment.md), or, when only HTTPS "
             "reaches it, set CONSOLE_SECURE_COOKIES=1"
         )
+
+
+def console_model_path(env: Optional[Mapping[str, str]] = None) -> Path:
+    """``CONSOLE_MODEL``: the model file the console's Publish replaces and serves to the Rasa
+    servers; the one ``make train`` writes unless told otherwise. Tests point it at a copy."""
+    env = os.environ if env is None else env
+    return Path(env.get("CONSOLE_MODEL") or PROJECT_ROOT / "models" / "clinic-assistant.tar.gz").resolve()
+
+
+def model_server_token(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """``MODEL_SERVER_TOKEN``: the secret the Rasa servers send (``Authorization: Bearer <token>``,
+    set under ``models:`` in the endpoints file) to fetch the published model from the console.
+    None when unset: the console then serves no model.
+
+    Raises:
+        SettingsError: when it is set but shorter than 16 characters.
+    """
+    env = os.environ if env is None else env
+    token = env.get("MODEL_SERVER_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise SettingsError("MODEL_SERVER_TOKEN: use at least 16 random characters (e.g. `openssl rand -hex 24`)")
+    return token

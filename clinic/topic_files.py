@@ -731,10 +731,13 @@ class TopicFiles:
             raise TopicEditError("; ".join(shown(problem) for problem in mine[:3]))
 
     def _write(self, name: str, text: str) -> None:
-        target = self.path(name)
-        siblings = [p for p in self.faq_dir.glob("*.yml") if p != target]
+        self._replace(self.path(name), text)
+
+    def _replace(self, target: Path, text: str) -> None:
+        """Writes ``target`` beside itself, then renames it into place, with its siblings' mode."""
+        siblings = [p for p in target.parent.glob("*.yml") if p != target]
         mode_from = target if target.exists() else (siblings[0] if siblings else None)
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.faq_dir)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
@@ -748,6 +751,50 @@ class TopicFiles:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    # -- the whole folder, for publishing and undoing ---------------------------
+
+    def snapshot(self) -> Dict[str, str]:
+        """Every YAML file of the data folder as it is now: its path in the folder, then its text."""
+        with self._locked():
+            return {
+                path.relative_to(self.data_dir).as_posix(): path.read_text(encoding="utf-8")
+                for path in sorted(self.data_dir.rglob("*.yml"))
+                if not path.name.startswith(".")
+            }
+
+    def _inside(self, relative: str) -> Path:
+        target = (self.data_dir / relative).resolve()
+        if self.data_dir.resolve() not in target.parents or target.suffix != ".yml":
+            raise TopicEditError(f"{relative} is not a file of the data folder")
+        return target
+
+    def restore(self, wanted: Dict[str, Optional[str]], expected: Dict[str, Optional[str]]) -> None:
+        """Gives each file its ``wanted`` text (None: removes it), all or none: only when each
+        still has its ``expected`` text (None: absent).
+
+        Raises:
+            StaleVersion: naming a file changed since (in the console or by hand); nothing written.
+        """
+        with self._locked():
+            for relative, text in sorted(expected.items()):
+                target = self._inside(relative)
+                now = target.read_text(encoding="utf-8") if target.exists() else None
+                if now != text:
+                    raise StaleVersion(
+                        f"data/{relative} was changed after that publish (in the console or by hand), so "
+                        "undoing it would throw that change away. Nothing was changed: edit the file's "
+                        "topic instead.",
+                        now or "",
+                    )
+            for relative, text in sorted(wanted.items()):
+                target = self._inside(relative)
+                if text is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self._replace(target, text)
+            self._views.clear()
 
     def _save(self, name: str, before: str, after: str, action: str, summary: str) -> Change:
         self._check(name, after)

@@ -6,6 +6,8 @@
 - ``GET /inbox`` and its forms: what visitors asked that the assistant could not answer
   (``console/inbox.py``).
 - ``GET /topics`` and its forms: the FAQ topics, edited in their files (``console/topics.py``).
+- ``GET /publish``, ``GET /history`` and their forms: publishing the files' changes to visitors,
+  and undoing a publish (``console/publishing.py``), and the published model for the Rasa servers.
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
@@ -32,15 +34,18 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinic import clock
+from clinic import clock, published_model
 from clinic.console_records import ConsoleRecords
 from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
 from clinic.topic_files import TopicFiles
-from console import inbox, topics, web
+from console import inbox, publishing, topics, web
+from console.web import redirect
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/login",)
+# Not for staff: the Rasa servers fetch the model with their own token (console/publishing.py).
+SERVER_PATHS = (published_model.URL_PATH,)
 STATIC_PREFIX = "/static/"
 # The largest form is a new topic: fifteen or more examples and an answer, a few KB; a topic's
 # 110 examples ticked for removal at once come to about 12 KB.
@@ -59,6 +64,8 @@ class ConsoleConfig:
     clinic_name: str = "the clinic"
     data_dir: Path = PROJECT_ROOT / "data"  # CONSOLE_DATA_DIR: the topic files staff change
     tracker_db_url: Optional[str] = None  # the conversation store the inbox reads; None: no inbox
+    model_path: Path = PROJECT_ROOT / "models" / "clinic-assistant.tar.gz"  # CONSOLE_MODEL: what Publish replaces
+    model_server_token: Optional[str] = None  # MODEL_SERVER_TOKEN: the Rasa servers' key to the model; None: not served
 
 
 @dataclass
@@ -116,11 +123,6 @@ def templates() -> Environment:
     )
 
 
-def redirect(to: str) -> HTTPResponse:
-    """A 303 See Other: the browser follows it with a GET, whatever the request was."""
-    return response.redirect(to, status=303)
-
-
 def wait_text(until: datetime, now: datetime) -> str:
     """When a login may be tried again, in words: "after 14:05:30 UTC (in 30 seconds)"."""
     seconds = max(1, math.ceil((until - now).total_seconds()))
@@ -134,6 +136,7 @@ def build_app(
     now: Callable[[], datetime] = clock.now,
     name: str = "staff_console",
     records: Optional[ConsoleRecords] = None,
+    publisher: Optional[publishing.Publisher] = None,
 ) -> Sanic:
     """The console's Sanic app over ``accounts`` (and ``records``, in the same database: their
     tables are made when not given); ``now`` is the clinic's clock."""
@@ -174,7 +177,7 @@ def build_app(
         if token:
             request.ctx.staff = await asyncio.to_thread(accounts.session, token, now(), config.policy)
             request.ctx.forget_session = request.ctx.staff is None
-        if request.path.startswith(STATIC_PREFIX):
+        if request.path.startswith(STATIC_PREFIX) or request.path in SERVER_PATHS:
             return None
         if request.ctx.staff is None and request.path not in PUBLIC_PATHS:
             return redirect("/login")
@@ -298,5 +301,7 @@ def build_app(
     )
     inbox.add_routes(app, pages_context)
     topics.add_routes(app, pages_context)
+    app.ctx.publisher = publisher or publishing.Publisher()
+    publishing.add_routes(app, pages_context, app.ctx.publisher)
     app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
     return app

@@ -5,7 +5,9 @@ start, naming the variable, when one is wrong or when it would serve passwords i
 to the network. Before listening it opens the clinic's database (``BOOKINGS_DB_URL``) and
 creates the account and console tables if missing; it closes it at stop. The inbox reads the
 conversation store (``TRACKER_DB_URL``, else endpoints.yml's), the topics pages change the topic
-files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise).
+files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise), Publish replaces
+``CONSOLE_MODEL`` (models/clinic-assistant.tar.gz unless told otherwise), which the Rasa servers
+fetch with ``MODEL_SERVER_TOKEN``; with that token set, the publisher starts with the console.
 
 Options: ``--host`` (default ``CONSOLE_HOST`` or 127.0.0.1) and ``--port`` (default
 ``CONSOLE_PORT`` or 5056).
@@ -21,11 +23,13 @@ from typing import List, Optional
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinic import settings
+from clinic import clock, settings
 from clinic.booking_store import BookingStore, BookingStoreError
 from clinic.console_records import ConsoleRecords
 from clinic.staff_accounts import SessionPolicy, StaffAccounts
+from clinic.topic_files import TopicFiles
 from console.app import ConsoleConfig, build_app
+from console.publishing import PublisherStopped, record_baseline
 
 logger = logging.getLogger("console.server")
 
@@ -59,7 +63,17 @@ def read_config() -> ConsoleConfig:
         clinic_name=clinic_name(),
         data_dir=settings.console_data_dir(),
         tracker_db_url=settings.tracker_db_url(),
+        model_path=settings.console_model_path(),
+        model_server_token=settings.model_server_token(),
     )
+
+
+async def start_publisher(app) -> None:
+    try:
+        await app.ctx.publisher.start()
+        logger.info("publisher ready")
+    except (PublisherStopped, OSError) as error:
+        logger.error("the publisher did not start (%s); Publish will try again", error)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -89,8 +103,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     # before it listens; Sanic's single worker runs in this same process.
     app = build_app(accounts, config, records=records)
 
+    records.interrupt_running(clock.now())
+    record_baseline(records, TopicFiles(config.data_dir), clock.now())
+
+    @app.listener("after_server_start")
+    async def warm_publisher(app, loop):  # Sanic passes both
+        # The Rasa servers follow this console's model: have Publish ready before it is pressed.
+        if config.model_server_token:
+            app.add_task(start_publisher(app))
+
     @app.listener("after_server_stop")
     async def close_databases(app, loop):  # Sanic passes both
+        await app.ctx.publisher.stop()
         if app.ctx.conversations is not None:
             app.ctx.conversations.dispose()
         store.close()

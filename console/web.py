@@ -12,6 +12,7 @@ import hmac
 from typing import Optional
 from urllib.parse import urlsplit
 
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -94,3 +95,8 @@ def foreign_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return False
     return urlsplit(origin).netloc.lower() != (request.headers.get("host") or "").lower()
+
+
+def redirect(to: str) -> HTTPResponse:
+    """A 303 See Other: the browser follows it with a GET, whatever the request was."""
+    return response.redirect(to, status=303)

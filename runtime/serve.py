@@ -34,6 +34,7 @@ from runtime import (
     action_results,
     graph_runner,
     internals,
+    model_pulling,
     privacy,
     root_route,
     rule_policy,
@@ -58,6 +59,7 @@ INSTALLED = (
     (action_calls, "kept-alive action server connections"),
     (privacy, "visitors' words kept out of Rasa's warnings"),
     (root_route, "a root route that names no version"),
+    (model_pulling, "the model loaded from its file, then published ones followed"),
 )
 # Every module whose Rasa internals are checked before the server starts.
 CHECKED = (
@@ -67,6 +69,7 @@ CHECKED = (
     action_calls,
     privacy,
     root_route,
+    model_pulling,
     tracker_store,
     rule_policy,
     count_vectors,
@@ -90,6 +93,7 @@ def install() -> int:
     action_results.install()
     action_calls.install()
     root_route.install()
+    model_pulling.install()
     return checked
 
 
@@ -125,7 +129,9 @@ def started_line(checked: int) -> Callable[[Any, Any], Any]:
 
 
 async def close_action_server_connections(_app: Any, _loop: Any) -> None:
-    """``after_server_stop``: closes the kept-alive connections of this loop."""
+    """``after_server_stop``: closes the kept-alive connections of this loop and stops following
+    the published model."""
+    await model_pulling.stop_following()
     await action_calls.close_sessions()
 
 

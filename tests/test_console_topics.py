@@ -63,7 +63,7 @@ def test_every_topic_with_its_label_answer_sources_and_examples(console):
     assert "We use very fine, solid needles of the type used in acupuncture." in page.body
     assert "Sources: 000_200aa1fa4ffcefa7.txt, 001_cd5c5b53cfa080af.txt, 004_0243e746ea9cb264.txt" in page.body
     assert "<li>what needles do you use</li>" in page.body
-    assert "after <strong>Publish</strong>" in page.body
+    assert 'after you <a href="/publish">Publish</a>' in page.body
 
 
 def test_an_answer_is_edited_in_its_file_with_the_checkers_rules_beside_it(console):

@@ -103,9 +103,12 @@ def rasa_command(
     ]
 
 
-def shipped_endpoints(action_port: int, tracker_db: Path, token: Optional[str] = None) -> str:
+def shipped_endpoints(
+    action_port: int, tracker_db: Path, token: Optional[str] = None, model_server: Optional[Dict[str, Any]] = None
+) -> str:
     """The project's endpoints.yml as shipped, pointed at a test's action server port and
-    conversation file (and sending the action server's token when there is one)."""
+    conversation file (and sending the action server's token when there is one); with
+    ``model_server`` (its ``models:`` section), following a console's published model."""
     import yaml
 
     config = yaml.safe_load((ROOT / "endpoints.yml").read_text())
@@ -113,7 +116,20 @@ def shipped_endpoints(action_port: int, tracker_db: Path, token: Optional[str] =
     if token:
         config["action_endpoint"]["headers"] = {"Authorization": f"Bearer {token}"}
     config["tracker_store"]["db"] = str(tracker_db)
+    if model_server:
+        config["models"] = model_server
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def model_server_section(console_port: int, token: str, seconds: int = 1) -> Dict[str, Any]:
+    """The ``models:`` section that has a Rasa server follow the console on ``console_port``."""
+    from clinic.published_model import URL_PATH
+
+    return {
+        "url": f"http://127.0.0.1:{console_port}{URL_PATH}",
+        "headers": {"Authorization": f"Bearer {token}"},
+        "wait_time_between_pulls": seconds,
+    }
 
 
 def stop_processes(processes: List[subprocess.Popen], timeout: float) -> None:
@@ -205,11 +221,14 @@ def start_assistant(
     env: Optional[Dict[str, str]] = None,
     rasa_args: Optional[List[str]] = None,
     credentials: Optional[Path] = None,
+    model_server: Optional[Dict[str, Any]] = None,
 ) -> RunningAssistant:
     """Starts the action server and Rasa (REST channel, HTTP API off) with ``model``.
 
     ``rasa_args`` adds options to ``rasa run`` (a test of the HTTP API with its credentials);
     ``credentials`` replaces the project's credentials.yml (its channels).
+
+    ``model_server`` is the ``models:`` section of its endpoints (``model_server_section``).
 
     ``env`` adds environment variables (booking store, clinic endpoint...) for both servers;
     the booking store defaults to an SQLite file in ``workdir``.
@@ -217,7 +236,9 @@ def start_assistant(
     assistant = RunningAssistant(rasa_port=free_port(), action_port=free_port())
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
-        shipped_endpoints(assistant.action_port, workdir / "tracker.db", (env or {}).get("ACTION_SERVER_TOKEN"))
+        shipped_endpoints(
+            assistant.action_port, workdir / "tracker.db", (env or {}).get("ACTION_SERVER_TOKEN"), model_server
+        )
     )
     env = server_env(
         **{
