@@ -26,14 +26,28 @@ if [ -z "${ACTION_SERVER_TOKEN:-}" ]; then
   ACTION_SERVER_TOKEN="$("$BIN/python" -c 'import secrets; print(secrets.token_hex(24))')"
 fi
 export ACTION_SERVER_TOKEN
+# The same for the published model: Rasa fetches it from the staff console with this token.
+if [ -z "${MODEL_SERVER_TOKEN:-}" ]; then
+  MODEL_SERVER_TOKEN="$("$BIN/python" -c 'import secrets; print(secrets.token_hex(24))')"
+fi
+export MODEL_SERVER_TOKEN
 ENDPOINTS=var/endpoints.run.yml
-"$BIN/python" - "$ENDPOINTS" <<'PY'
+"$BIN/python" - "$ENDPOINTS" "$MODE" <<'PY'
+import os
 import sys
 
 import yaml
 
 config = yaml.safe_load(open("endpoints.yml"))
 config["action_endpoint"]["headers"] = {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
+if sys.argv[2] == "run":
+    # Rasa starts from models/ and then follows what the console publishes (no restart).
+    port = os.environ.get("CONSOLE_PORT") or "5056"
+    config["models"] = {
+        "url": f"http://127.0.0.1:{port}/models/clinic-assistant.tar.gz",
+        "headers": {"Authorization": "Bearer ${MODEL_SERVER_TOKEN}"},
+        "wait_time_between_pulls": 1,
+    }
 with open(sys.argv[1], "w") as out:
     out.write("# Made by scripts/serve.sh from endpoints.yml for one run; edit endpoints.yml.\n")
     out.write(yaml.safe_dump(config, sort_keys=False))

@@ -1,6 +1,7 @@
 """A clinic group on one machine, from Debian's packages, for the multi-server test.
 
-PostgreSQL (conversations and bookings), Redis (conversation locks), two action servers,
+PostgreSQL (conversations and bookings), Redis (conversation locks), the staff console (whose
+published model the Rasa servers follow), two action servers,
 two Rasa servers configured by ``deploy/endpoints.cluster.yml`` and nginx configured by
 ``deploy/nginx/clinic-assistant.conf``: the files docs/deployment.md tells a clinic to use,
 with only the addresses changed to free loopback ports. ``make services`` installs the
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from clinic.published_model import URL_PATH
 from tools.servers import BIN, ROOT, free_port, rasa_command, server_env, stop_processes, wait_for, wait_until
 
 ENDPOINTS = ROOT / "deploy" / "endpoints.cluster.yml"
@@ -314,12 +316,16 @@ class Cluster:
     rasa: List[Process] = field(default_factory=list)
     rasa_ports: List[int] = field(default_factory=list)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    model_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    console: Optional[Process] = None
+    console_port: int = 0
 
     def start(self, servers: int = 2) -> "Cluster":
         try:
             self.postgres = Postgres(self.workdir).start(["clinic_tracker", "clinic_bookings"])
             self.redis = Redis(self.workdir).start()
             base = server_env(ACTION_SERVER_TOKEN=self.token)
+            self.start_console(base)
             for number in range(1, servers + 1):
                 action_port, rasa_port = free_port(), free_port()
                 action_env = dict(
@@ -352,11 +358,13 @@ class Cluster:
                     SANIC_PROXIES_COUNT="1",
                     # Every test visitor comes from 127.0.0.1 (test_rate_limits.py checks the limit).
                     WEBSITE_RATE_LIMIT_PER_ADDRESS="off",
+                    MODEL_SERVER_URL=f"http://127.0.0.1:{self.console_port}{URL_PATH}",
+                    MODEL_SERVER_TOKEN=self.model_token,
                 )
                 self.rasa.append(
                     Process(
                         f"rasa-{number}",
-                        rasa_command(self.model, rasa_port, ENDPOINTS),
+                        rasa_command(self.served_model, rasa_port, ENDPOINTS),
                         rasa_env,
                         self.workdir / f"rasa-{number}.log",
                     ).start()
@@ -372,6 +380,33 @@ class Cluster:
             self.stop()
             raise
         return self
+
+    @property
+    def served_model(self) -> Path:
+        """The console's model file, a copy: its Publish replaces it."""
+        return self.workdir / "models" / "clinic-assistant.tar.gz"
+
+    def start_console(self, base: Dict[str, str]) -> None:
+        """The staff console on the shared clinic database, with a copy of the topic files and
+        model, serving the model to the Rasa servers."""
+        self.served_model.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.model, self.served_model)
+        shutil.copytree(ROOT / "data", self.workdir / "data")
+        self.console_port = free_port()
+        self.console = Process(
+            "console",
+            [str(BIN / "python"), "-m", "console", "--port", str(self.console_port)],
+            dict(
+                base,
+                BOOKINGS_DB_URL=self.postgres.url("clinic_bookings"),
+                TRACKER_DB_URL=self.postgres.url("clinic_tracker"),
+                CONSOLE_DATA_DIR=str(self.workdir / "data"),
+                CONSOLE_MODEL=str(self.served_model),
+                MODEL_SERVER_TOKEN=self.model_token,
+            ),
+            self.workdir / "console.log",
+        ).start()
+        wait_for(f"http://127.0.0.1:{self.console_port}/login", self.console.popen, self.console.log, timeout=60)
 
     @property
     def action_ports(self) -> List[int]:
@@ -399,7 +434,7 @@ class Cluster:
 
     def log_text(self) -> str:
         """Everything every process of the group has logged."""
-        logs = [p.log for p in self.actions + self.rasa]
+        logs = [p.log for p in self.actions + self.rasa + ([self.console] if self.console else [])]
         logs += [
             self.workdir / "postgres.log",
             self.workdir / "redis" / "redis.log",
@@ -408,6 +443,6 @@ class Cluster:
         return "\n".join(log.read_text(errors="replace") for log in logs if log.exists())
 
     def stop(self) -> None:
-        for part in [self.nginx, *self.rasa, *self.actions, self.redis, self.postgres]:
+        for part in [self.nginx, *self.rasa, *self.actions, self.console, self.redis, self.postgres]:
             if part is not None:
                 part.stop()

@@ -24,7 +24,8 @@ from sqlalchemy import create_engine, text
 
 from tests.cluster import Cluster, missing_packages
 from tests.conftest import MODEL_PATH, ROOT
-from tools.servers import BIN
+from tools.console_http import PASSWORD, Client
+from tools.servers import BIN, wait_until
 
 pytestmark = pytest.mark.system
 
@@ -151,7 +152,7 @@ def sampled_columns(group: Cluster, database: str, table: str) -> set:
         engine.dispose()
 
 
-def staff(group: Cluster, *args: str) -> subprocess.CompletedProcess:
+def staff(group: Cluster, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     """`python -m actions.staff ...` against the group's shared PostgreSQL stores."""
     env = dict(
         group.rasa[0].env,
@@ -162,6 +163,7 @@ def staff(group: Cluster, *args: str) -> subprocess.CompletedProcess:
         [str(BIN / "python"), "-m", "actions.staff", *args],
         cwd=ROOT,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=300,
@@ -260,6 +262,35 @@ def test_bookings_from_both_servers_land_once(group, clinic):
     assert sorted(clinic.unique_references()) == sorted(group.confirmed)
     time.sleep(1.0)  # room for a second copy, were a delivery taken by both workers
     assert sorted(r.reference for r in clinic.received) == sorted(group.confirmed)
+
+
+def ask_server(group: Cluster, number: int, message: str) -> str:
+    """One visitor message straight to one Rasa server (not through nginx); the bot's text."""
+    body = json.dumps({"sender": str(uuid.uuid4()), "message": message}).encode()
+    request = urllib.request.Request(
+        f"http://{upstream(group, number)}/webhooks/website/webhook",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return "\n".join(reply.get("text") or "" for reply in json.loads(answer.read()))
+
+
+def test_a_publish_from_the_console_reaches_every_server_without_a_restart(group):
+    added = "Ask the team which needle size suits you best."
+    made = staff(group, "add-user", "pia", "--password-stdin", stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    pids = [process.popen.pid for process in group.rasa]
+    client = Client(group.console_port)
+    assert client.log_in("pia")[0] == 303
+    assert client.edit_answer("needles", lambda answer: f"{answer} {added}")[0] == 303
+    assert client.press("/publish")[0] == 303
+    assert "Published." in client.publish_ended()
+    for number in range(len(group.rasa)):
+        assert wait_until(lambda n=number: added in ask_server(group, n, "what needles do you use"), 60), number
+    assert [process.popen.pid for process in group.rasa] == pids
+    assert all(process.running() for process in group.rasa)
 
 
 def test_no_contact_details_in_any_log_of_the_group(group):

@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import ROOT
-from tests.console_http import PASSWORD, Client
+from tools.console_http import PASSWORD, Client
 from tools.servers import free_port, start_console, stop_processes, wait_until
 
 pytestmark = pytest.mark.system

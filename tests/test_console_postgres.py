@@ -14,8 +14,8 @@ from typing import Iterator, Tuple
 import pytest
 
 from tests.cluster import Postgres, missing_packages
-from tests.console_http import PASSWORD, Client
 from tests.conversation_events import exchange, write_events
+from tools.console_http import PASSWORD, Client
 from tools.servers import RunningConsole, start_console
 
 pytestmark = pytest.mark.system

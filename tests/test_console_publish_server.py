@@ -8,20 +8,19 @@ its answer; no server is restarted.
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
 import shutil
 import threading
 import time
 import urllib.request
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
 from tests.conftest import MODEL_PATH as MODEL
 from tests.conftest import ROOT
-from tests.console_http import PASSWORD, Client
+from tools.console_http import PASSWORD, Client
 from tools.servers import free_port, model_server_section, start_assistant, start_console, wait_until
 
 pytestmark = pytest.mark.servers
@@ -85,17 +84,11 @@ def answer_text(setup: Setup, sender: str) -> str:
 
 def publish_and_wait(client: Client) -> str:
     """Presses Publish; returns the /publish page once the publish has ended."""
-    status, headers, _ = client.request("POST", "/publish", {"csrf_token": client.token("/publish")})
+    status, headers, _ = client.press("/publish")
     assert (status, headers["location"]) == (303, "/publish")
-    pages: List[str] = []
-
-    def ended() -> bool:
-        _, _, page = client.request("GET", "/publish")
-        pages.append(page)
-        return "Publishing now" not in page
-
-    assert wait_until(ended, timeout=240, what="the publish to end")
-    return pages[-1]
+    page = client.publish_ended()
+    assert "Publishing now" not in page
+    return page
 
 
 class VisitorLoad:
@@ -152,17 +145,7 @@ def test_an_edited_answer_published_reaches_visitors_without_a_restart_or_a_fail
     client = signed_in(setup)
     before = answer_text(setup, "before-edit")
     assert ADDED not in before
-    _, _, page = client.request("GET", "/topics/needles")
-    answer = re.search(r'<textarea[^>]*name="answer"[^>]*>(.*?)</textarea>', page, re.S).group(1)
-    answer = html.unescape(answer).strip()
-    form = [
-        ("csrf_token", re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)),
-        ("version", re.search(r'name="version" value="([0-9a-f]+)"', page).group(1)),
-        ("label", "About the needles"),
-        ("answer", f"{answer} {ADDED}"),
-        *(("sources", source) for source in re.findall(r'name="sources" value="([^"]+)" checked', page)),
-    ]
-    status, _, page = client.request("POST", "/topics/needles/answer", form)
+    status, _, page = client.edit_answer("needles", lambda answer: f"{answer} {ADDED}")
     assert status == 303, page
     _, _, waiting = client.request("GET", "/publish")
     assert "data/faq/needles.yml" in waiting and ADDED in waiting

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import ROOT
-from tests.console_http import Client
+from tools.console_http import Client
 from tools.servers import RunningConsole, server_env, start_console
 
 pytestmark = pytest.mark.servers

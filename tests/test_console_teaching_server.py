@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ROOT
-from tests.console_http import PASSWORD, Client
 from tests.conversation_events import exchange, write_store
+from tools.console_http import PASSWORD, Client
 from tools.servers import RunningConsole, start_console
 
 pytestmark = pytest.mark.servers

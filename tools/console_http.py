@@ -1,12 +1,15 @@
-"""A browser's part over HTTP or HTTPS, enough for the staff console's process tests: it keeps
-cookies, never follows redirects, and finds a page's CSRF token."""
+"""A browser's part over HTTP or HTTPS, enough for the staff console's process tests and the
+benchmark's publish figure: it keeps cookies, never follows redirects, finds a page's CSRF token,
+and does the few things staff do there (edit an answer, publish)."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import re
 import ssl
-from typing import Dict, Optional, Tuple
+import time
+from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import urlencode
 
 PASSWORD = "correct horse battery"
@@ -66,3 +69,30 @@ class Client:
 
     def log_in(self, name: str, password: str = PASSWORD) -> Tuple[int, dict, str]:
         return self.request("POST", "/login", {"csrf_token": self.token(), "username": name, "password": password})
+
+    def edit_answer(self, topic: str, answer: Callable[[str], str]) -> Tuple[int, dict, str]:
+        """Saves the topic's answer as ``answer(the answer now)`` from its page's form (label and
+        sources as they are)."""
+        _, _, page = self.request("GET", f"/topics/{topic}")
+        now = html.unescape(re.search(r'<textarea[^>]*name="answer"[^>]*>(.*?)</textarea>', page, re.S).group(1))
+        form = [
+            ("csrf_token", re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)),
+            ("version", re.search(r'name="version" value="([0-9a-f]+)"', page).group(1)),
+            ("label", html.unescape(re.search(r'name="label"[^>]*value="([^"]*)"', page).group(1))),
+            ("answer", answer(now.strip())),
+            *(("sources", source) for source in re.findall(r'name="sources" value="([^"]+)" checked', page)),
+        ]
+        return self.request("POST", f"/topics/{topic}/answer", form)
+
+    def press(self, path: str) -> Tuple[int, dict, str]:
+        """Posts the page's one-button form at ``path`` (Publish, Undo) with the session's token."""
+        return self.request("POST", path, {"csrf_token": self.token("/publish")})
+
+    def publish_ended(self, timeout: float = 240.0) -> str:
+        """Waits until no publish is running; returns the /publish page then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, _, page = self.request("GET", "/publish")
+            if "Publishing now" not in page or time.monotonic() > deadline:
+                return page
+            time.sleep(0.2)
