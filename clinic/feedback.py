@@ -140,7 +140,13 @@ def votes(engine: Engine, since: datetime) -> List[Vote]:
             .order_by(column.timestamp, column.id)
         ).all()
     return [
-        Vote(row.sender_id, row.answer_key, row.topic, bool(row.helpful), datetime.fromtimestamp(row.timestamp, timezone.utc))
+        Vote(
+            row.sender_id,
+            row.answer_key,
+            row.topic,
+            bool(row.helpful),
+            datetime.fromtimestamp(row.timestamp, timezone.utc),
+        )
         for row in rows
     ]
 

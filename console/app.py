@@ -6,6 +6,7 @@
 - ``GET /inbox`` and its forms: what visitors asked that the assistant could not answer
   (``console/inbox.py``).
 - ``GET /topics`` and its forms: the FAQ topics, edited in their files (``console/topics.py``).
+- ``GET /insights``: charts of how the assistant is doing, ``make report``'s numbers (``console/insights.py``).
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
@@ -37,7 +38,7 @@ from clinic.console_records import ConsoleRecords
 from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
 from clinic.topic_files import TopicFiles
-from console import inbox, topics, web
+from console import inbox, insights, topics, web
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/login",)
@@ -63,7 +64,7 @@ class ConsoleConfig:
 
 @dataclass
 class Pages:
-    """What the pages of ``console/inbox.py`` and ``console/topics.py`` share."""
+    """What the pages of ``console/inbox.py``, ``console/topics.py`` and ``console/insights.py`` share."""
 
     config: ConsoleConfig
     accounts: StaffAccounts
@@ -298,5 +299,6 @@ def build_app(
     )
     inbox.add_routes(app, pages_context)
     topics.add_routes(app, pages_context)
+    insights.add_routes(app, pages_context)
     app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
     return app
