@@ -17,6 +17,8 @@ ROW_HEIGHT = 34  # a label line, then the bar
 BAR_HEIGHT = 12
 COLUMNS_HEIGHT = 150
 AXIS = 20  # under the columns, for their dates
+WIDEST_COLUMN = 48
+LABEL_HALF = 32  # half a date or week label's width at the chart's font size
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Bar:
     text_x: float = 0.0
     text_y: float = 0.0
     show_label: bool = True
+    anchor: str = "start"  # which end of the label is at label_x (SVG's text-anchor)
 
 
 @dataclass
@@ -52,7 +55,7 @@ class Chart:
 def rows(key: str, title: str, description: str, values: Sequence[Tuple[str, float, str]], most: float = 0) -> Chart:
     """A bar per ``(label, value, text)``, longest for ``most`` (default: the largest value)."""
     scale = max([most] + [value for _, value, _ in values]) or 1
-    room = WIDTH - 70  # the written value goes after the bar
+    room = WIDTH - 100  # the written value, "100% (12 of 12)", goes after the bar
     bars = []
     for index, (label, value, text) in enumerate(values):
         top = index * ROW_HEIGHT
@@ -84,17 +87,22 @@ def columns(key: str, title: str, description: str, values: Sequence[Tuple[str, 
     bars = []
     for index, (label, value, text) in enumerate(values):
         height = max(0.0, value) / scale * (COLUMNS_HEIGHT - 16)
+        width = min(slot * 0.7, WIDEST_COLUMN)
+        middle = index * slot + slot / 2
+        # A label at either edge is written inward, not cut off by the chart's edge.
+        anchor = "start" if middle < LABEL_HALF else "end" if middle > WIDTH - LABEL_HALF else "middle"
         bars.append(
             Bar(
                 label,
                 text,
-                x=round(index * slot + slot * 0.15, 1),
+                x=round(middle - width / 2, 1),
                 y=round(COLUMNS_HEIGHT - height, 1),
-                width=round(slot * 0.7, 1),
+                width=round(width, 1),
                 height=round(height, 1),
-                label_x=round(index * slot + slot / 2, 1),
+                label_x=round({"start": 0, "end": WIDTH}.get(anchor, middle), 1),
                 label_y=COLUMNS_HEIGHT + 15,
                 show_label=index % every == 0 or index == count - 1,
+                anchor=anchor,
             )
         )
     # Two labels too close together overlap: the one before the last gives way.

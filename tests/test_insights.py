@@ -136,13 +136,17 @@ def test_the_report_prints_what_was_counted(tmp_path):
 
 def test_chart_geometry_scales_to_the_largest_value():
     chart = rows("r", "Title", "Description", [("A", 10, "10"), ("B", 5, "5"), ("C", 0, "0")])
-    assert [bar.width for bar in chart.bars] == [290.0, 145.0, 0.0]
+    assert [bar.width for bar in chart.bars] == [260.0, 130.0, 0.0]
     assert chart.height == 3 * 34
     rates = rows("h", "Rates", "", [("A", 50, "50%")], most=100)
-    assert rates.bars[0].width == 145.0
+    assert rates.bars[0].width == 130.0
     days = columns("d", "Per day", "", [(f"{n:02d}", n, str(n)) for n in range(31)])
     assert max(bar.height for bar in days.bars) == 134.0 and days.bars[0].height == 0.0
     assert days.bars[0].show_label and days.bars[-1].show_label
+    assert (days.bars[0].anchor, days.bars[0].label_x) == ("start", 0)  # written inward at the edges
+    assert (days.bars[-1].anchor, days.bars[-1].label_x) == ("end", 360)
+    one_week = columns("w", "Per week", "", [("2026-W48", 1, "1")])
+    assert one_week.bars[0].width == 48 and one_week.bars[0].x == 156.0
     assert 3 <= sum(bar.show_label for bar in days.bars) <= 5
     shown = [bar.label_x for bar in days.bars if bar.show_label]
     assert all(right - left >= 70 for left, right in zip(shown, shown[1:], strict=False))
