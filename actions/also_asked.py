@@ -12,9 +12,10 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic_info import FACT_FIELDS, clinic_answer
+from actions.clinic_info import FACT_FIELDS, answered_topic, clinic_answer
 from actions.faq_topics import topic_labels
 from clinic import clock
+from clinic.feedback import answer_mark
 from clinic.profile import current_profile
 
 ALSO_ASKED = "also_asked"
@@ -40,5 +41,8 @@ class ActionAnswerAlsoAsked(Action):
         if label and label.startswith("faq/") and label[len("faq/") :] in topic_labels():
             dispatcher.utter_message(response=f"utter_{label}")
         elif label in CLINIC_INTENTS:
-            dispatcher.utter_message(text=clinic_answer(current_profile(), label, clock.now()))
+            profile = current_profile()
+            dispatcher.utter_message(
+                text=clinic_answer(profile, label, clock.now()), **answer_mark(answered_topic(profile, label))
+            )
         return []

@@ -8,13 +8,14 @@ by editing the file and restarting the action server.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from clinic import clock
 from clinic.booking_validation import describe_hours, describe_moment
+from clinic.feedback import answer_mark
 from clinic.profile import WEEKDAYS, ClinicProfile, current_profile
 
 BOOK_BUTTON = {"title": "Request an appointment", "payload": "/book_appointment"}
@@ -85,6 +86,14 @@ def fact_answer(profile: ClinicProfile, intent: str) -> str:
     )
 
 
+def answered_topic(profile: ClinicProfile, intent: str) -> Optional[str]:
+    """The topic a clinic answer is on (its intent), for the widget's "Helpful?"; None when the
+    clinic has not written that fact and the answer is the honest "can't answer"."""
+    if intent in FACT_FIELDS and not getattr(profile, FACT_FIELDS[intent], ""):
+        return None
+    return intent
+
+
 def clinic_answer(profile: ClinicProfile, intent: str, now: datetime) -> str:
     """The answer to any question about the clinic, by intent (also for a second question in a message)."""
     if intent == "ask_hours":
@@ -106,7 +115,8 @@ class ActionTellClinicFact(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
-        dispatcher.utter_message(text=fact_answer(current_profile(), intent))
+        profile = current_profile()
+        dispatcher.utter_message(text=fact_answer(profile, intent), **answer_mark(answered_topic(profile, intent)))
         return []
 
 
@@ -115,7 +125,9 @@ class ActionTellHours(Action):
         return "action_tell_hours"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
-        dispatcher.utter_message(text=hours_answer(current_profile(), clock.now()), buttons=book_buttons(tracker))
+        dispatcher.utter_message(
+            text=hours_answer(current_profile(), clock.now()), buttons=book_buttons(tracker), **answer_mark("ask_hours")
+        )
         return []
 
 
@@ -124,7 +136,7 @@ class ActionTellLocation(Action):
         return "action_tell_location"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
-        dispatcher.utter_message(text=location_answer(current_profile()))
+        dispatcher.utter_message(text=location_answer(current_profile()), **answer_mark("ask_location"))
         return []
 
 
@@ -133,7 +145,9 @@ class ActionTellContact(Action):
         return "action_tell_contact"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
-        dispatcher.utter_message(text=contact_answer(current_profile()), buttons=book_buttons(tracker))
+        dispatcher.utter_message(
+            text=contact_answer(current_profile()), buttons=book_buttons(tracker), **answer_mark("ask_contact")
+        )
         return []
 
 
@@ -142,5 +156,5 @@ class ActionTellCost(Action):
         return "action_tell_cost"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
-        dispatcher.utter_message(text=cost_answer(current_profile()))
+        dispatcher.utter_message(text=cost_answer(current_profile()), **answer_mark("ask_cost"))
         return []

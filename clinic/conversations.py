@@ -17,6 +17,11 @@ task and the staff command line.
   number (the bot's confirmation carries the reference; the form's slots carry the
   normalised contact details).
 
+The visitors' votes on answers ("Helpful?" in the widget) are kept beside the events, in the
+``visitor_feedback`` table of the same database (``FEEDBACK``, written by ``clinic.feedback``):
+``purge`` and ``erase`` delete them with their conversations, as the Rasa server's own store does
+when a visitor deletes a conversation from the widget.
+
 On SQLite every connection deletes with ``secure_delete`` (freed pages are overwritten
 with zeros) and the write-ahead log is checkpointed and truncated afterwards, so deleted
 text stays readable neither in the database file's free pages nor in the WAL. On PostgreSQL
@@ -27,9 +32,10 @@ so even when it deleted nothing, so the rows the running servers delete or rewri
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
-from typing import Any, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 import sqlalchemy as sa
 
@@ -46,6 +52,54 @@ EVENTS = sa.table(
     sa.column("data"),
 )
 PRIVATE_COLUMNS = {"events": ("data",)}  # the events' JSON: every word typed and said
+
+# One vote per answer and conversation; the answer is known by ``message_key`` of its bot event,
+# so the table holds no visitor or assistant text.
+FEEDBACK = sa.Table(
+    "visitor_feedback",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("answer_key", sa.String(64), nullable=False),
+    sa.Column("topic", sa.String(80), nullable=False),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False, index=True),
+    sa.UniqueConstraint("sender_id", "answer_key", name="visitor_feedback_once"),
+)
+FEEDBACK_PRIVATE_COLUMNS = {"visitor_feedback": ("sender_id",)}  # which conversation voted
+
+
+def message_key(sender: str, timestamp: float) -> str:
+    """One event's identity (a visitor's message, an answer): a digest of its conversation and
+    moment, so what refers to it (the inbox's handled messages, a vote) holds no visitor text."""
+    return hashlib.sha256(f"{sender}\x00{timestamp!r}".encode()).hexdigest()[:32]
+
+
+def has_feedback(engine: Any) -> bool:
+    """Whether the votes' table exists yet (made at the first vote)."""
+    return sa.inspect(engine).has_table(FEEDBACK.name)
+
+
+def delete_feedback(connection: Any, senders: Sequence[str] = (), before: Any = None) -> int:
+    """Deletes the votes of ``senders`` or, with ``before`` (a timestamp), those cast before it,
+    in an open transaction; returns how many (none when the table does not exist)."""
+    if not sa.inspect(connection).has_table(FEEDBACK.name):
+        return 0
+    column = FEEDBACK.c
+    if before is not None:
+        query = FEEDBACK.delete().where(column.timestamp < before)
+    elif senders:
+        query = FEEDBACK.delete().where(column.sender_id.in_(list(senders)))
+    else:
+        return 0
+    return connection.execute(query).rowcount or 0
+
+
+def private_tables(engine: Any) -> Dict[str, Tuple[str, ...]]:
+    """The conversation store's tables to rewrite after deleting, with their private columns."""
+    if has_feedback(engine):
+        return {**PRIVATE_COLUMNS, **FEEDBACK_PRIVATE_COLUMNS}
+    return dict(PRIVATE_COLUMNS)
 
 
 class ConversationStore:
@@ -71,7 +125,8 @@ class ConversationStore:
         return sa.inspect(self.engine).has_table("events")
 
     def purge(self, before: datetime) -> int:
-        """Deletes every row older than ``before`` (timezone-aware); returns how many.
+        """Deletes every row older than ``before`` (timezone-aware), and the votes cast before it;
+        returns how many event rows.
 
         Raises:
             RewriteError: PostgreSQL's table could not be rewritten (the rows are deleted).
@@ -80,6 +135,7 @@ class ConversationStore:
             return 0
         with self.engine.begin() as connection:
             removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.timestamp < before.timestamp())).rowcount
+            delete_feedback(connection, before=before.timestamp())
         self._forget_deleted()
         return removed or 0
 
@@ -94,7 +150,7 @@ class ConversationStore:
             return sorted(found)
 
     def erase(self, senders: Sequence[str]) -> int:
-        """Deletes every row of these conversations; returns how many rows.
+        """Deletes every row of these conversations, and their votes; returns how many event rows.
 
         Raises:
             RewriteError: PostgreSQL's table could not be rewritten (the rows are deleted).
@@ -103,6 +159,7 @@ class ConversationStore:
             return 0
         with self.engine.begin() as connection:
             removed = connection.execute(sa.delete(EVENTS).where(EVENTS.c.sender_id.in_(list(senders)))).rowcount
+            delete_feedback(connection, senders)
         self._forget_deleted()
         return removed or 0
 
@@ -113,7 +170,7 @@ class ConversationStore:
             RewriteError: PostgreSQL's table could not be rewritten (the rows are deleted).
         """
         truncate_log(self.engine)
-        rewrite_tables(self.engine, PRIVATE_COLUMNS)
+        rewrite_tables(self.engine, private_tables(self.engine))
 
     def scrub(self, sender: str, secrets: Iterable[str]) -> int:
         """Replaces every occurrence of ``secrets`` in one conversation's rows with "[removed]";

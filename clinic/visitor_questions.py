@@ -7,7 +7,8 @@ wordings are alike.
 A visitor message counts when the assistant declined it (``action_decline``,
 ``utter_out_of_scope``, Rasa's fallback), asked which topic was meant
 (``action_clarify_topic``), was unsure (``nlu_fallback``, ``out_of_scope``) or chose its intent
-with less than ``LOW_CONFIDENCE``. Messages typed while a form was asking for details are never
+with less than ``LOW_CONFIDENCE``; and one whose answer the visitor marked not helpful (a thumbs
+down in the widget, ``clinic/feedback.py``). Messages typed while a form was asking for details are never
 read: they are names, numbers and addresses. In the rest, and in the assistant's replies shown
 beside them, email addresses (written out too), phone-like numbers and introduced names are masked.
 
@@ -18,18 +19,19 @@ The conversation store is Rasa's ``events`` table (``TRACKER_DB_URL``, else endp
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from clinic.conversations import message_key
+from clinic.feedback import disliked_answers
 from clinic.topic_files import normalise
 
 LOW_CONFIDENCE = 0.6
@@ -70,12 +72,6 @@ def mask(text: str) -> str:
     return _NAMED.sub(lambda match: f"{match.group(1)} [name]", mask_contacts(text))
 
 
-def message_key(sender: str, timestamp: float) -> str:
-    """One visitor message's identity, as the inbox remembers it was handled: a digest of its
-    conversation and moment, so the clinic's database holds no visitor text or conversation id."""
-    return hashlib.sha256(f"{sender}\x00{timestamp!r}".encode()).hexdigest()[:32]
-
-
 @dataclass
 class Turn:
     """One line of a conversation as staff see it: the visitor's or the assistant's, masked;
@@ -96,6 +92,7 @@ class Question:
     confidence: float
     topic: Optional[str]
     unanswered: bool = False
+    not_helpful: bool = False  # the visitor gave an answer to it a thumbs down
     key: str = ""
     guesses: List[str] = field(default_factory=list)  # topics, the response selector's best first
     actions: List[str] = field(default_factory=list)  # what the assistant did in reply
@@ -110,6 +107,18 @@ class Question:
     @property
     def reason(self) -> str:
         """Why it counts, in words for staff."""
+        if self.not_helpful:
+            return "marked not helpful"
+        return self._handling()
+
+    @property
+    def outcome(self) -> str:
+        """What the assistant did with it: "declined", "unsure" (asked back, unsure, or answered
+        with low confidence) or "answered"; a thumbs down is counted apart (``not_helpful``)."""
+        handling = self._handling()
+        return handling if handling in ("declined", "answered") else "unsure"
+
+    def _handling(self) -> str:
         if any(action in DECLINING_ACTIONS for action in self.actions) or self.intent == "out_of_scope":
             return "declined"
         if any(action in CLARIFYING_ACTIONS for action in self.actions):
@@ -162,8 +171,10 @@ class Group:
 Row = Tuple[str, str, Optional[str], str]  # sender, event type, action name, the event's JSON
 
 
-def read_questions(rows: Iterable[Row]) -> List[Question]:
-    """Turns event rows ``(sender, type, action name, data JSON)``, oldest first, into questions.
+def read_questions(rows: Iterable[Row], disliked: Collection[str] = ()) -> List[Question]:
+    """Turns event rows ``(sender, type, action name, data JSON)``, oldest first, into questions;
+    ``disliked``: the keys (``message_key``) of the answers visitors gave a thumbs down, whose
+    questions count as not answered.
 
     Messages typed while a form was active are skipped: they are names, numbers and addresses.
     """
@@ -182,6 +193,8 @@ def read_questions(rows: Iterable[Row]) -> List[Question]:
                 question.unanswered = question.unanswered or action in NOT_ANSWERED_ACTIONS
         elif kind == "bot":
             text = str(data.get("text") or "")
+            if sender in pending and disliked and message_key(sender, data.get("timestamp")) in disliked:
+                pending[sender].not_helpful = pending[sender].unanswered = True
             if text and loop[sender]:
                 conversations[sender].append(Turn("assistant", "", hidden=True))
             elif text:
@@ -198,7 +211,7 @@ def read_questions(rows: Iterable[Row]) -> List[Question]:
             questions.append(question)
             pending[sender] = question
     for question in questions:
-        if question.button:
+        if question.button:  # a quick reply: no wording to teach, even when its answer was disliked
             question.unanswered = False
     return questions
 
@@ -272,13 +285,14 @@ def load_rows(engine: Engine, since: datetime) -> List[Row]:
 
 
 def recent_questions(url: str, since: datetime, engine: Optional[Engine] = None) -> List[Question]:
-    """Every question read from the store at ``url`` since ``since`` (none when it does not exist yet)."""
+    """Every question read from the store at ``url`` since ``since`` (none when it does not exist
+    yet), those whose answer a visitor gave a thumbs down among the unanswered."""
     if sqlite_file_missing(url):
         return []
     if engine is not None:
-        return read_questions(load_rows(engine, since))
+        return read_questions(load_rows(engine, since), disliked_answers(engine, since))
     opened = sa.create_engine(url)
     try:
-        return read_questions(load_rows(opened, since))
+        return read_questions(load_rows(opened, since), disliked_answers(opened, since))
     finally:
         opened.dispose()

@@ -8,6 +8,7 @@
 - ``GET /topics`` and its forms: the FAQ topics, edited in their files (``console/topics.py``).
 - ``GET /publish``, ``GET /history`` and their forms: publishing the files' changes to visitors,
   and undoing a publish (``console/publishing.py``), and the published model for the Rasa servers.
+- ``GET /insights``: charts of how the assistant is doing, ``make report``'s numbers (``console/insights.py``).
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
@@ -39,7 +40,7 @@ from clinic.console_records import ConsoleRecords
 from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
 from clinic.topic_files import TopicFiles
-from console import inbox, publishing, topics, web
+from console import inbox, insights, publishing, topics, web
 from console.web import redirect
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +71,7 @@ class ConsoleConfig:
 
 @dataclass
 class Pages:
-    """What the pages of ``console/inbox.py`` and ``console/topics.py`` share."""
+    """What the pages of ``console/inbox.py``, ``console/topics.py`` and ``console/insights.py`` share."""
 
     config: ConsoleConfig
     accounts: StaffAccounts
@@ -303,5 +304,6 @@ def build_app(
     topics.add_routes(app, pages_context)
     app.ctx.publisher = publisher or publishing.Publisher()
     publishing.add_routes(app, pages_context, app.ctx.publisher)
+    insights.add_routes(app, pages_context)
     app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
     return app

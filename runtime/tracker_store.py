@@ -39,6 +39,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from clinic.conversations import delete_feedback
 from clinic.sqlite_files import owner_only, truncate_log
 
 logger = logging.getLogger(__name__)
@@ -102,13 +103,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self.sessionmaker = sessionmaker(bind=self.engine)
 
     def erase(self, sender_id: Text) -> int:
-        """Deletes one conversation from the database and from this store's memory (the widget's
-        "Delete this conversation"); returns how many events were deleted. On SQLite the freed
-        pages are overwritten and the write-ahead log truncated, so nothing of it stays readable."""
+        """Deletes one conversation, and the visitor's votes on its answers, from the database and
+        from this store's memory (the widget's "Delete this conversation"); returns how many events
+        were deleted. On SQLite the freed pages are overwritten and the write-ahead log truncated,
+        so nothing of it stays readable."""
         self._known.pop(sender_id, None)
         column = self._table.c
         with self.engine.begin() as connection:  # secure_delete is on for every connection (below)
             removed = connection.execute(self._table.delete().where(column.sender_id == sender_id)).rowcount
+            delete_feedback(connection, [sender_id])
         truncate_log(self.engine)
         return removed or 0
 

@@ -35,8 +35,9 @@ def user(
     return (sender, "user", None, json.dumps({"event": "user", "text": text, "parse_data": parse, "timestamp": at}))
 
 
-def bot(sender: str, text: str, at: float = 1_790_000_000.0) -> Row:
-    return (sender, "bot", None, json.dumps({"event": "bot", "text": text, "timestamp": at}))
+def bot(sender: str, text: str, at: float = 1_790_000_000.0, **metadata) -> Row:
+    """The assistant's message; ``metadata`` as Rasa keeps it (``utter_action``, ``answer_topic``)."""
+    return (sender, "bot", None, json.dumps({"event": "bot", "text": text, "timestamp": at, "metadata": metadata}))
 
 
 def action(sender: str, name: str, at: float = 1_790_000_000.0) -> Row:

@@ -8,10 +8,11 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from clinic.insights import summarise
 from clinic.settings import tracker_db_url
 from clinic.visitor_questions import group_similar, mask, read_questions
 from tests.conftest import MODEL_PATH, ROOT
@@ -79,7 +80,9 @@ def test_similar_wordings_are_grouped_and_counted_newest_first():
     groups = group_similar(read_questions(rows))
     assert [len(g.wordings) for g in groups] == [1, 2]
     assert groups[0].wordings[0].text == "do you sell gift vouchers"
-    report = render(read_questions(rows), {("2026-W47", "booking"): 2}, 30)
+    until = datetime.fromtimestamp(1_790_000_300.0, timezone.utc)
+    insights = summarise(rows, [], {("2026-W47", "booking"): 2}, None, until - timedelta(days=30), until, 30)
+    report = render(insights)
     assert "  2x" in report and "gift vouchers" in report and "2026-W47" in report
 
 

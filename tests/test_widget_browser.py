@@ -265,14 +265,14 @@ def test_the_whole_flow_by_keyboard_alone(page, website, answers):
     page.keyboard.type("how many sessions will I need?")
     page.keyboard.press("Enter")
     assert wait_for_bot_messages(page, 3)[1:] == [DISCLAIMER, answers["number_of_sessions"]]
-    # The answer is announced: it lands in the polite live region.
+    # The answer is announced: it lands in the polite live region, "Helpful?" under it.
     assert shadow_eval(
         page,
         "const log = root.querySelector('[role=log]'); "
         "return [log.getAttribute('aria-live'), log.lastElementChild.textContent]",
     ) == [
         "polite",
-        "Assistant: " + answers["number_of_sessions"],
+        "Assistant: " + answers["number_of_sessions"] + "Helpful?",
     ]
     page.keyboard.press("Escape")
     assert not page.locator(".panel").is_visible()
@@ -280,10 +280,10 @@ def test_the_whole_flow_by_keyboard_alone(page, website, answers):
     page.keyboard.press("Enter")
     assert page.evaluate(focused) == "ca-input"
     order = []
-    for _ in range(3):  # backwards from the text box: the conversation, Close, Start over
+    for _ in range(5):  # backwards from the text box: the answer's votes, the conversation, Close, Start over
         page.keyboard.press("Shift+Tab")
         order.append(page.evaluate(focused))
-    assert order == ["log", "close", "restart"]
+    assert order == ["vote down", "vote", "log", "close", "restart"]
     page.keyboard.press("Enter")  # start over
     page.locator(".reply").first.wait_for()
     page.keyboard.press("Shift+Tab")  # from the text box to the last quick reply

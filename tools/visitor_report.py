@@ -1,65 +1,44 @@
-"""What visitors asked that the assistant could not answer, for staff to turn into examples.
+"""What visitors asked that the assistant could not answer, for staff to turn into examples, and
+how the assistant is doing.
 
 ``make report`` (``python -m tools.visitor_report``) reads the conversation store (the
-``tracker_store`` in endpoints.yml, SQLite ``var/tracker.db`` by default) and prints:
+``tracker_store`` in endpoints.yml, SQLite ``var/tracker.db`` by default) and the booking store,
+and prints:
 
-- the questions that ended in "Did you mean...?", "outside what I can help with" or a
-  low-confidence guess, grouped by similar wording, counted, newest first;
-- the most asked FAQ topics;
+- the questions that ended in "Did you mean...?", "outside what I can help with", a
+  low-confidence guess or a thumbs down in the widget, grouped by similar wording, counted,
+  newest first;
+- the messages answered, declined and unsure, and conversations per day;
+- the most asked FAQ topics, and the helpful rate per topic from the widget's votes;
+- the booking funnel: forms started, requests sent, requests handled;
 - red flags and booking/callback requests per week.
 
 It never shows contact details: messages typed while a form was asking for details are
 left out entirely, and email addresses, phone numbers and long digit runs are masked in
 the rest. What counts as not answered, the masking and the grouping are
-``clinic/visitor_questions.py``'s, which the staff console's inbox reads too.
+``clinic/visitor_questions.py``'s, which the staff console's inbox reads too; every number is
+counted by ``clinic/insights.py``, which the console's /insights page draws.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
-import sqlalchemy as sa
-
-from clinic.visitor_questions import RECENT_DAYS, Question, group_similar, recent_questions
-
-ROOT = Path(__file__).resolve().parent.parent
+from clinic import clock
+from clinic.insights import Insights, collect_from
+from clinic.visitor_questions import RECENT_DAYS, group_similar, sqlite_file_missing
 
 
-def week_of(moment: datetime) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
+def percent(rate: Optional[float]) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
 
 
-def booking_weeks(url: str, since: datetime) -> Dict[Tuple[str, str], int]:
-    """Booking and callback requests per ISO week from the booking store (``{}`` if there is none)."""
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
-        return {}
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table("booking_requests"):
-                return {}
-            rows = connection.execute(
-                sa.text("SELECT kind, created_at FROM booking_requests WHERE created_at >= :since"),
-                {"since": since.replace(tzinfo=None)},
-            )
-            counts: Counter = Counter()
-            for kind, created in rows:
-                moment = created if isinstance(created, datetime) else datetime.fromisoformat(str(created))
-                counts[(week_of(moment), kind)] += 1
-            return dict(counts)
-    finally:
-        engine.dispose()
-
-
-def render(questions: List[Question], bookings: Dict[Tuple[str, str], int], days: int, limit: int = 40) -> str:
+def render(insights: Insights, limit: int = 40) -> str:
     """The report as plain text."""
-    lines = [f"Visitor report, last {days} days: {len(questions)} typed questions outside forms.", ""]
+    questions = insights.questions
+    lines = [f"Visitor report, last {insights.days} days: {len(questions)} typed questions outside forms.", ""]
     groups = group_similar(questions)
     lines.append(f"Not answered ({sum(len(g.wordings) for g in groups)} messages, {len(groups)} groups; newest first).")
     lines.append("Add good ones as examples to the right data/faq/<topic>.yml, then run `make check`:")
@@ -71,21 +50,35 @@ def render(questions: List[Question], bookings: Dict[Tuple[str, str], int], days
     if not groups:
         lines.append("  (none)")
     lines.append("")
-    topics = Counter(q.topic for q in questions if q.topic and not q.unanswered)
+    outcomes = insights.outcomes
+    outcomes = insights.outcomes
+    lines.append(
+        f"Messages: {outcomes['answered']} answered, {outcomes['declined']} declined, {outcomes['unsure']} unsure. "
+        f"Conversations: {insights.conversations}, the busiest day {insights.busiest_day}."
+    )
+    lines.append("")
     lines.append("Most asked topics:")
-    lines.extend(f"  {count:>4}  {topic}" for topic, count in topics.most_common(10))
-    if not topics:
+    lines.extend(f"  {count:>4}  {topic}" for topic, count in insights.most_asked)
+    if not insights.most_asked:
         lines.append("  (none)")
     lines.append("")
-    red_flags = Counter(week_of(q.when) for q in questions if q.intent == "red_flag")
-    weeks = sorted(set(red_flags) | {week for week, _ in bookings}, reverse=True)
+    lines.append(f"Helpful? votes: {insights.votes}, {percent(insights.helpful_rate)} helpful.")
+    lines.append("  helpful  not helpful  rate  topic")
+    lines.extend(
+        f"  {topic.helpful:>7}  {topic.not_helpful:>11}  {percent(topic.rate):>4}  {topic.topic}"
+        for topic in insights.helpful
+    )
+    if not insights.helpful:
+        lines.append("  (none)")
+    lines.append("")
+    funnel = insights.funnel
+    handled = "not recorded" if funnel.handled is None else str(funnel.handled)
+    lines.append(f"Booking funnel: {funnel.started} forms started, {funnel.sent} requests sent, {handled} handled.")
+    lines.append("")
     lines.append("Per week:  red flags  bookings  callbacks")
-    for week in weeks:
-        lines.append(
-            f"  {week}  {red_flags.get(week, 0):>9}  {bookings.get((week, 'booking'), 0):>8}"
-            f"  {bookings.get((week, 'callback'), 0):>9}"
-        )
-    if not weeks:
+    for week in insights.weeks:
+        lines.append(f"  {week.week}  {week.red_flags:>9}  {week.bookings:>8}  {week.callbacks:>9}")
+    if not insights.weeks:
         lines.append("  (none)")
     return "\n".join(lines)
 
@@ -100,14 +93,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     from clinic import settings
 
-    since = datetime.now(timezone.utc) - timedelta(days=args.days)
     url = args.db or settings.tracker_db_url()
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+    if sqlite_file_missing(url):
         print(f"No conversations yet ({url[len('sqlite:///') :]} does not exist).")
         return 0
-    questions = recent_questions(url, since)
-    bookings = booking_weeks(args.bookings_db or settings.bookings_db_url(), since)
-    print(render(questions, bookings, args.days))
+    insights = collect_from(url, args.bookings_db or settings.bookings_db_url(), args.days, clock.now())
+    print(render(insights))
     return 0
 
 

@@ -6,6 +6,12 @@ under ``/webhooks/website/``:
 - ``POST /webhook``: ``{"sender": <UUID>, "message": <text>, "metadata": {...}}`` in,
   the bot's messages out (a JSON list like the REST channel's). Bad requests get a
   400 (415 for a wrong content type, 403 for a site not allowed) with ``{"error": ...}``.
+  An answer (``clinic/feedback.py`` says which messages are) carries ``"answer": <id>``, what
+  the widget sends back with a vote.
+- ``POST /feedback``: ``{"sender": <UUID>, "answer": <id>, "helpful": true|false}``, a visitor's
+  "Helpful?" vote on an answer of their own conversation, kept once (404 for an answer the
+  conversation does not hold, 409 for a second vote).
+- ``POST /forget``: ``{"sender": <UUID>}``, the widget's "Delete this conversation".
 - ``GET /config``: the widget's defaults from clinic.yml (title, greeting, quick replies).
 - ``GET /widget.js``, ``/widget.css``, ``/demo``, ``/demo.css``: the widget and a sample page.
 
@@ -27,7 +33,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinic import settings
+from clinic import clock, settings
+from clinic.conversations import message_key
+from clinic.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer, answer_topic
 from clinic.profile import current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
@@ -37,6 +45,7 @@ from website.requests import (
     WidgetMessage,
     button_payload_or_text,
     canonical_sender,
+    parse_vote_request,
     parse_widget_request,
 )
 
@@ -100,13 +109,28 @@ def load_config() -> WebsiteConfig:
     )
 
 
+class AnswerCollector(CollectingOutputChannel):
+    """Rasa's collecting output channel that also marks the answers: the last message an answer
+    became gets ``"answer"``, the key of its bot event in the conversation store
+    (``clinic.conversations.message_key``), which a vote names."""
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        before = len(self.messages)
+        await super().send_response(recipient_id, dict(message))  # Rasa's pops what it sends
+        if len(self.messages) > before and answer_topic(message) and message.get("timestamp") is not None:
+            self.messages[-1]["answer"] = message_key(recipient_id, message["timestamp"])
+
+
 def widget_messages(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The bot's messages as the widget reads them: text and buttons (title, payload) only."""
+    """The bot's messages as the widget reads them: text, buttons (title, payload) and an
+    answer's id only."""
     replies = []
     for message in messages:
         reply: Dict[str, Any] = {"recipient_id": message.get("recipient_id")}
         if isinstance(message.get("text"), str) and message["text"]:
             reply["text"] = message["text"]
+            if isinstance(message.get("answer"), str):
+                reply["answer"] = message["answer"]
         listed = message.get("buttons")
         buttons = [
             {"title": str(button["title"]), "payload": str(button["payload"])}
@@ -163,13 +187,14 @@ async def answer(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
     channel: str,
     headers: Dict[str, str],
+    collector: Optional[CollectingOutputChannel] = None,
 ) -> Tuple[Optional[WidgetMessage], List[Dict[str, Any]], Optional[HTTPResponse]]:
     """What the website and REST channels do with a message once the request is admitted: the
     body's size and shape checked by ``parse``, a "/" payload Rasa would misread passed on as
     text, the per-sender limit, then Rasa's answer in the message's conversation (the channel's
     namespace and the sender: ``WidgetMessage.conversation``). Returns the message and the bot's
-    messages, or the refusal to send. The visitor's text never reaches the log, not even when
-    answering fails.
+    messages (gathered by ``collector``, Rasa's collecting channel unless given), or the refusal
+    to send. The visitor's text never reaches the log, not even when answering fails.
     """
     if len(request.body or b"") > MAX_BODY_BYTES:
         return None, [], error(400, f"the request body is larger than {MAX_BODY_BYTES // 1024} KB", headers)
@@ -187,7 +212,7 @@ async def answer(
         wait = senders.hit(message.conversation)
         if wait is not None:
             return None, [], too_many(wait, headers)
-    collector = CollectingOutputChannel()
+    collector = collector or CollectingOutputChannel()
     try:
         await on_new_message(
             UserMessage(text, collector, message.conversation, input_channel=channel, metadata=message.metadata)
@@ -204,6 +229,12 @@ async def answer(
         )
         return None, [], error(500, "the assistant could not answer just now; please try again", headers)
     return message, collector.messages, None
+
+
+def conversation_store(request: Request) -> Any:
+    """The Rasa server's conversation store (unwrapped from Rasa's ``FailSafeTrackerStore``)."""
+    store = getattr(getattr(request.app.ctx, "agent", None), "tracker_store", None)
+    return getattr(store, "_tracker_store", store)
 
 
 def too_many(wait: int, headers: Dict[str, str]) -> HTTPResponse:
@@ -317,10 +348,7 @@ class WebsiteInput(InputChannel):
                 return error(400, str(problem), cors)
             except (ValueError, RecursionError):
                 return error(400, "the body must be a JSON object with the conversation's 'sender'", cors)
-            agent = getattr(request.app.ctx, "agent", None)
-            store = getattr(agent, "tracker_store", None)
-            store = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore
-            erase = getattr(store, "erase", None)
+            erase = getattr(conversation_store(request), "erase", None)
             if erase is None:
                 return error(501, "this server's conversation store cannot delete conversations", cors)
             try:
@@ -331,13 +359,47 @@ class WebsiteInput(InputChannel):
             logger.info("website channel: a visitor deleted their conversation")
             return response.json({"deleted": True}, headers={**cors, "Cache-Control": "no-store"})
 
+        @website.route("/feedback", methods=["POST", "OPTIONS"])
+        async def feedback(request: Request) -> HTTPResponse:
+            """A visitor's "Helpful?" vote on an answer of their conversation. As with /forget,
+            knowing the conversation's random id is what makes it theirs; the answer must be one
+            the assistant gave in it, and each answer takes one vote."""
+            cors, refused = admitted(request)
+            if refused is not None:
+                return refused
+            try:
+                vote = parse_vote_request(request.body or b"")
+            except BadRequest as problem:
+                return error(400, str(problem), cors)
+            engine = getattr(conversation_store(request), "engine", None)
+            if engine is None:
+                return error(501, "this server's conversation store cannot keep votes", cors)
+            votes = FeedbackStore(engine)
+            try:
+                await asyncio.to_thread(votes.record, vote.sender, vote.answer, vote.helpful, clock.now())
+            except UnknownAnswer as problem:
+                return error(404, str(problem), cors)
+            except AlreadyVoted as problem:
+                return error(409, str(problem), cors)
+            except Exception as failure:  # noqa: BLE001 - answered with a 500, nothing about the visitor logged
+                logger.error("website channel: keeping a vote failed (%s)", type(failure).__name__)
+                return error(500, "the vote could not be kept just now; please try again", cors)
+            return response.json({"recorded": True}, headers={**cors, "Cache-Control": "no-store"})
+
         @website.route("/webhook", methods=["POST", "OPTIONS"])
         async def receive(request: Request) -> HTTPResponse:
             cors, refused = admitted(request)
             if refused is not None:
                 return refused
             message, messages, refused = await answer(
-                request, parse_widget_request, config.max_message_length, senders, on_new_message, self.name(), cors
+                request,
+                parse_widget_request,
+                config.max_message_length,
+                senders,
+                on_new_message,
+                self.name(),
+                cors,
+                AnswerCollector(),
             )
             if refused is not None:
                 return refused

@@ -23,6 +23,9 @@ from typing import Any, Callable, Collection, Dict
 from clinic.text import has_unprintable
 
 DEFAULT_MAX_MESSAGE_LENGTH = 2000
+MAX_VOTE_BYTES = 1024  # a vote is three short fields
+VOTE_FIELDS = ("sender", "answer", "helpful")
+ANSWER_ID = re.compile(r"[0-9a-f]{32}")
 MAX_METADATA_BYTES = 4096
 MAX_REST_SENDER_LENGTH = 128
 REST_CONVERSATIONS = "rest:"  # the prefix a REST sender's conversation is kept under
@@ -48,6 +51,15 @@ class WidgetMessage:
     def conversation(self) -> str:
         """The conversation store's id for this sender: the channel's prefix, then the sender."""
         return self.namespace + self.sender
+
+
+@dataclass(frozen=True)
+class VoteRequest:
+    """A checked vote from the widget's "Helpful?" buttons."""
+
+    sender: str
+    answer: str  # the answer's id, as the channel gave it with the answer
+    helpful: bool
 
 
 def canonical_sender(value: Any) -> str:
@@ -114,14 +126,11 @@ def parse_rest_request(body: bytes, max_length: int = DEFAULT_MAX_MESSAGE_LENGTH
     return parse_request(body, max_length, rest_sender, REST_CONVERSATIONS)
 
 
-def parse_request(
-    body: bytes, max_length: int, sender_rule: Callable[[Any], str], namespace: str = ""
-) -> WidgetMessage:
-    """Checks a raw request body, the sender by ``sender_rule``; the conversation is kept under
-    ``namespace`` and the sender.
+def json_object(body: bytes) -> Dict[str, Any]:
+    """A request body decoded as the JSON object it must be.
 
     Raises:
-        BadRequest: naming the first problem.
+        BadRequest: not UTF-8, not JSON, nested too deeply or not an object.
     """
     try:
         document = json.loads(body.decode("utf-8"))
@@ -133,6 +142,44 @@ def parse_request(
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(document, dict):
         raise BadRequest("the body must be a JSON object, not " + type(document).__name__)
+    return document
+
+
+def parse_vote_request(body: bytes) -> VoteRequest:
+    """Checks a raw vote from the widget: ``{"sender": <UUID>, "answer": <id>, "helpful": true|false}``
+    and nothing else (a vote carries no text).
+
+    Raises:
+        BadRequest: naming the first problem.
+    """
+    if len(body) > MAX_VOTE_BYTES:
+        raise BadRequest(f"the body is larger than {MAX_VOTE_BYTES} bytes")
+    document = json_object(body)
+    unexpected = sorted(str(name) for name in document if name not in VOTE_FIELDS)
+    if unexpected:
+        raise BadRequest(f"unexpected field '{unexpected[0][:40]}': a vote has only 'sender', 'answer' and 'helpful'")
+    sender = canonical_sender(document.get("sender"))
+    answer = document.get("answer")
+    if answer is None:
+        raise BadRequest("'answer' is required: the id the widget got with the answer")
+    if not isinstance(answer, str) or not ANSWER_ID.fullmatch(answer):
+        raise BadRequest("'answer' must be the id the widget got with the answer (32 hex digits)")
+    helpful = document.get("helpful")
+    if not isinstance(helpful, bool):
+        raise BadRequest("'helpful' must be true or false")
+    return VoteRequest(sender=sender, answer=answer, helpful=helpful)
+
+
+def parse_request(
+    body: bytes, max_length: int, sender_rule: Callable[[Any], str], namespace: str = ""
+) -> WidgetMessage:
+    """Checks a raw request body, the sender by ``sender_rule``; the conversation is kept under
+    ``namespace`` and the sender.
+
+    Raises:
+        BadRequest: naming the first problem.
+    """
+    document = json_object(body)
     sender = sender_rule(document.get("sender"))
     text = document.get("message")
     if text is None:

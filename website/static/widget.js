@@ -99,7 +99,52 @@
     var body = el('span', 'text');
     if (me) body.textContent = entry.text; else rich(body, entry.text || '');
     row.appendChild(body);
+    if (!me && entry.answer) row.appendChild(rating(entry));
     return row;
+  }
+
+  // "Helpful?" under an answer: optional, one vote, no text.
+  function rating(entry) {
+    var box = el('div', 'rate', 'Helpful?');
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', 'Was this answer helpful?');
+    [true, false].forEach(function (up) {
+      var b = el('button', up ? 'vote' : 'vote down');
+      b.type = 'button';
+      b.setAttribute('aria-label', up ? 'Yes, helpful' : 'No, not helpful');
+      b.setAttribute('aria-pressed', String(entry.vote === up));
+      b.disabled = typeof entry.vote === 'boolean';
+      b.appendChild(icon(THUMB));
+      b.addEventListener('click', function () { vote(entry, up, box); });
+      box.appendChild(b);
+    });
+    if (typeof entry.vote === 'boolean') {
+      var thanks = el('span', 'thanks', 'Thanks for your feedback.');
+      thanks.tabIndex = -1;
+      box.appendChild(thanks);
+    }
+    return box;
+  }
+
+  function vote(entry, up, box) {
+    var convo = state.sender, buttons = box.querySelectorAll('button');
+    buttons.forEach(function (b) { b.disabled = true; });
+    fetch(base + 'feedback', {
+      method: 'POST', credentials: 'omit', headers: { 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ sender: convo, answer: entry.answer, helpful: up })
+    }).then(function (response) {
+      // 409: its vote was kept already (a retry after a lost reply).
+      if (!response.ok && response.status !== 409) throw new Error('status ' + response.status);
+      if (state.sender !== convo) return;
+      entry.vote = up;
+      save();
+      var done = rating(entry);
+      box.parentNode.replaceChild(done, box);
+      done.querySelector('.thanks').focus();
+    }).catch(function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+      showError('Sorry, your feedback could not be sent. Please try again.', false);
+    });
   }
 
   function renderReplies() {
@@ -206,7 +251,10 @@
         var buttons = Array.isArray(r.buttons) ? r.buttons.filter(function (b) {
           return b && typeof b.title === 'string' && typeof b.payload === 'string';
         }) : [];
-        add({ who: 'bot', text: typeof r.text === 'string' ? r.text : '', buttons: buttons.length ? buttons : undefined });
+        add({
+          who: 'bot', text: typeof r.text === 'string' ? r.text : '',
+          buttons: buttons.length ? buttons : undefined, answer: typeof r.answer === 'string' ? r.answer : undefined
+        });
       });
       renderReplies();
     }).catch(function (problem) {
@@ -272,13 +320,16 @@
     }).then(function () { ui.forget.disabled = false; });
   }
 
-  function icon() {
+  var BUBBLE = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z';
+  var THUMB = 'M2 21h4V9H2zM22 10a2 2 0 0 0-2-2h-6.3l1-4.7L13.2 1 7 7.6V21h10c.8 0 1.5-.5 1.8-1.2L22 12z';
+
+  function icon(d) {
     var ns = 'http://www.w3.org/2000/svg';
     var svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('aria-hidden', 'true');
     var path = document.createElementNS(ns, 'path');
-    path.setAttribute('d', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z');
+    path.setAttribute('d', d);
     svg.appendChild(path);
     return svg;
   }
@@ -302,7 +353,7 @@
     launcher.type = 'button';
     launcher.setAttribute('aria-controls', 'ca-panel');
     launcher.setAttribute('aria-expanded', 'false');
-    launcher.appendChild(icon());
+    launcher.appendChild(icon(BUBBLE));
     launcher.appendChild(el('span', 'launcher-text', title));
 
     var panel = ui.panel = el('section', 'panel');
