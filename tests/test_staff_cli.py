@@ -242,7 +242,7 @@ def test_add_user_reads_the_password_from_stdin_and_stores_only_its_argon2id_has
         (stored,) = connection.execute("SELECT password_hash FROM staff_users WHERE name = 'anna.k'").fetchone()
         audit = connection.execute("SELECT actor, action, detail FROM staff_audit").fetchall()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
-    assert len(audit) == 1 and audit[0][1:] == ("add-user", "added anna.k") and "(command line)" in audit[0][0]
+    assert len(audit) == 1 and audit[0][1:] == ("add-user", "added anna.k (staff)") and "(command line)" in audit[0][0]
     with BookingStore(url) as store:
         assert StaffAccounts(store.engine).verify("anna.k", PASSWORD).name == "anna.k"
 
