@@ -104,6 +104,7 @@ class Pages:
             request,
             "refused.html",
             status=403,
+            section=None,
             reason="Admins only: your account is a staff account. Ask an admin of the console to do this.",
         )
 
