@@ -12,6 +12,9 @@
 - ``POST /requests/erase``, admins only: the command line's ``erase --reference``
   (``clinic.staff.erase_visitor``): the visitor's requests, deliveries and conversations.
 
+The audit log names the action and counts, never a request's reference: the reference is what the
+visitor was given, and once they are erased nothing in the clinic's files may lead back to them.
+
 Contact details are shown unmasked: this page is where staff pick up a booking to call the visitor
 back, and the delivered email and webhook carry them as well. A request's conversation is found by
 its reference, which the assistant's confirmation carries (as ``erase`` finds it).
@@ -250,7 +253,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
         return response.redirect(f"/requests?{query}#r-{reference}", status=303)
 
     async def gone(request: Request, filters: Filters, action: str, reference: str) -> HTTPResponse:
-        await pages.audit(request, f"{action}-refused", f"{reference}: no such request")
+        await pages.audit(request, f"{action}-refused", "no such request")
         return await requests_page(request, filters, 404, f"There is no request {reference} (any more).")
 
     @app.post("/requests/handled")
@@ -262,7 +265,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             booking = await asyncio.to_thread(store.mark_handled, reference, pages.actor(request), pages.now())
         except UnknownReferenceError:
             return await gone(request, filters, "mark-handled", reference)
-        await pages.audit(request, "mark-handled", f"{reference} (handled by {booking.handled_by})")
+        await pages.audit(request, "mark-handled", f"a {booking.kind} request of {week_of(booking)}")
         return back(filters, "handled", reference)
 
     @app.post("/requests/resend")
@@ -274,7 +277,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             count = await asyncio.to_thread(store.retry, reference, pages.now())
         except UnknownReferenceError:
             return await gone(request, filters, "resend", reference)
-        await pages.audit(request, "resend", f"{reference}: {count} failed deliveries queued again")
+        await pages.audit(request, "resend", f"{count} failed deliveries queued again")
         return back(filters, "resent", reference)
 
     @app.post("/requests/erase")
@@ -286,7 +289,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
         if refusal:
             return refusal
         if request.form.get("confirm") != "yes":
-            await pages.audit(request, "erase-refused", f"{reference}: not confirmed")
+            await pages.audit(request, "erase-refused", "not confirmed")
             return await requests_page(request, filters, 400, f"Tick “Yes, erase this visitor” to erase {reference}.")
         if pages.config.tracker_db_url is None:
             return await requests_page(
@@ -299,7 +302,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
         try:
             erased = await asyncio.to_thread(erase_now, reference)
         except RewriteError as error:
-            await pages.audit(request, "erase", f"{reference}: erased; the conversation table not rewritten")
+            await pages.audit(request, "erase", "erased; the conversation table not rewritten")
             return await requests_page(
                 request,
                 filters,
@@ -308,15 +311,14 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
                 "Their text stays in PostgreSQL's files until the next purge rewrites it.",
             )
         except BookingStoreError as error:
-            await pages.audit(request, "erase-refused", f"{reference}: {error}")
+            await pages.audit(request, "erase-refused", str(error))
             return await requests_page(request, filters, 503, f"Nothing was erased: {error}.")
         if erased.nothing:
             return await gone(request, filters, "erase", reference)
         await pages.audit(
             request,
             "erase",
-            f"{reference}: {len(erased.requests)} requests, {len(erased.conversations)} conversations "
-            f"({erased.events} events)",
+            f"{len(erased.requests)} requests, {len(erased.conversations)} conversations ({erased.events} events)",
         )
         return back(
             filters, "erased", reference, requests=len(erased.requests), conversations=len(erased.conversations)

@@ -228,6 +228,7 @@ def test_an_admin_erases_the_visitor_as_the_command_line_does(console):
     for path in console.tracker.parent.iterdir():
         assert b"noor.a@mail.example" not in path.read_bytes(), path.name
     assert ("ada", "erase", "127.0.0.1") in console.actions()
+    assert not any(reference in (entry.detail or "") for entry in console.accounts.audit_log())
 
 
 def test_an_admin_manages_users_but_not_their_own_account(console):
