@@ -159,6 +159,12 @@ def test_a_booking_made_in_the_widget_is_handled_exported_and_its_visitor_erased
     assert files_containing(servers.folder, WIDGET_EMAIL) == []
     assert files_containing(servers.folder, WIDGET_NAME) == []
 
+    page.get_by_role("link", name="Users").click()  # an admin's menu has it
+    page.wait_for_url(f"{base}/users")
+    assert page.get_by_label(f"Role of {STAFF}").input_value() == "staff"
+    assert fits_the_width(page)
+    page.screenshot(path=str(SCREENSHOTS / "console-users-375.png"), full_page=True)
+
 
 def test_a_failed_delivery_is_resent_from_the_page_once_the_endpoint_is_back(servers, page):
     servers.clinic.stop()
