@@ -102,6 +102,16 @@ booking_deliveries = Table(
     Index("ix_booking_deliveries_due", "state", "next_attempt_at"),
 )
 
+# Who on the staff marked a request handled, and when (the staff console's "Mark handled"). Staff
+# names only, nothing of the visitor's: deleted with its request by purge and erase.
+booking_handled = Table(
+    "booking_handled",
+    metadata,
+    Column("booking_id", Integer, ForeignKey("booking_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("handled_by", String(200), nullable=False),
+    Column("handled_at", DateTime(), nullable=False),
+)
+
 
 # The columns that hold what the visitor typed, or the reference they were given: PostgreSQL keeps
 # no statistics of them, and rewrites its files after deleting (clinic.postgres_files).
@@ -160,6 +170,8 @@ class StoredBooking(NewBooking):
     created_at: datetime
     state: str
     deliveries: Tuple[DeliveryStatus, ...] = ()
+    handled_by: Optional[str] = None  # the staff member who marked it handled
+    handled_at: Optional[datetime] = None
 
     def delivery(self, channel: str) -> Optional[DeliveryStatus]:
         """The status of ``channel``, or None when that channel was not configured."""
@@ -349,6 +361,13 @@ class BookingStore:
             event.listen(engine, "connect", _sqlite_on_connect)
             return engine
         return create_engine(url, future=True, pool_pre_ping=True)
+
+    @classmethod
+    def on_engine(cls, engine: Engine) -> "BookingStore":
+        """A store over an engine opened already (the staff console's, which its accounts share)."""
+        store = cls(engine.url.render_as_string(hide_password=True))
+        store._engine = engine
+        return store
 
     def close(self) -> None:
         """Releases the connections. The store can be opened again."""
@@ -644,6 +663,42 @@ class BookingStore:
         except SQLAlchemyError as error:
             raise _store_error("retrying deliveries", error) from None
 
+    def mark_handled(self, reference: str, who: str, now: datetime) -> StoredBooking:
+        """Records that ``who`` handled the request (called the visitor back, booked them in).
+        A request handled already keeps its first record.
+
+        Returns:
+            The request, with who handled it and when.
+
+        Raises:
+            UnknownReferenceError: no request has ``reference``.
+        """
+        r = booking_requests
+        try:
+            with self.engine.begin() as connection:
+                booking_id = connection.execute(
+                    select(r.c.id).where(r.c.reference == reference.strip().upper())
+                ).scalar()
+                if booking_id is None:
+                    raise UnknownReferenceError(f"no booking request with reference {reference!r}")
+                done = connection.execute(
+                    select(booking_handled.c.booking_id).where(booking_handled.c.booking_id == booking_id)
+                ).first()
+                if done is None:
+                    connection.execute(
+                        insert(booking_handled).values(
+                            booking_id=booking_id, handled_by=who[:200], handled_at=to_db(now)
+                        )
+                    )
+        except IntegrityError:  # another console process marked it at the same moment: theirs stands
+            pass
+        except SQLAlchemyError as error:
+            raise _store_error("marking a request handled", error) from None
+        found = self.get(reference)
+        if found is None:
+            raise UnknownReferenceError(f"no booking request with reference {reference!r}")
+        return found
+
     def count_created_before(self, older_than: datetime) -> int:
         """How many requests ``purge(older_than)`` would remove."""
         r = booking_requests
@@ -671,6 +726,7 @@ class BookingStore:
         try:
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(old_ids)))
+                connection.execute(delete(booking_handled).where(booking_handled.c.booking_id.in_(old_ids)))
                 removed = connection.execute(delete(r).where(r.c.created_at < cutoff)).rowcount
             self._forget_deleted("purged")
             return removed
@@ -714,6 +770,7 @@ class BookingStore:
             found = list(self._bookings_by_id(ids).values())
             with self.engine.begin() as connection:
                 connection.execute(delete(d).where(d.c.booking_id.in_(ids)))
+                connection.execute(delete(booking_handled).where(booking_handled.c.booking_id.in_(ids)))
                 connection.execute(delete(r).where(r.c.id.in_(ids)))
             self._forget_deleted("erased")
             return found
@@ -757,6 +814,8 @@ class BookingStore:
         query = select(r).order_by(r.c.created_at.desc(), r.c.id.desc())
         if condition is not None:
             query = query.where(condition)
+        h = booking_handled
+        handled: Dict[int, Tuple[str, datetime]] = {}
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
             deliveries: Dict[int, List[DeliveryStatus]] = {row["id"]: [] for row in rows}
@@ -767,7 +826,9 @@ class BookingStore:
                     select(d).where(d.c.booking_id.in_(chunk)).order_by(d.c.id)
                 ).mappings():
                     deliveries[status_row["booking_id"]].append(_status(status_row))
-        return {row["id"]: _booking(row, deliveries[row["id"]]) for row in rows}
+                for done in connection.execute(select(h).where(h.c.booking_id.in_(chunk))).mappings():
+                    handled[done["booking_id"]] = (done["handled_by"], from_db(done["handled_at"]))
+        return {row["id"]: _booking(row, deliveries[row["id"]], handled.get(row["id"])) for row in rows}
 
 
 def _saved(new: NewBooking, reference: str, now: datetime, channels: Sequence[str]) -> StoredBooking:
@@ -800,9 +861,13 @@ def _status(row) -> DeliveryStatus:
     )
 
 
-def _booking(row, deliveries: Sequence[DeliveryStatus]) -> StoredBooking:
+def _booking(
+    row, deliveries: Sequence[DeliveryStatus], handled: Optional[Tuple[str, datetime]] = None
+) -> StoredBooking:
     requested = row["requested_time"]
     return _booking_from(
+        handled_by=handled[0] if handled else None,
+        handled_at=handled[1] if handled else None,
         reference=row["reference"],
         created_at=from_db(row["created_at"]),
         deliveries=deliveries,

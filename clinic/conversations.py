@@ -141,10 +141,10 @@ class ConversationStore:
 
     def senders_mentioning(self, words: Iterable[str]) -> List[str]:
         """The conversations whose rows contain any of ``words`` (case-insensitive)."""
-        wanted = [word for word in words if word and len(word) >= 5]  # never a short, common string
+        wanted = _searchable(words)
         if not wanted or not self.exists():
             return []
-        clause = sa.or_(*(sa.func.lower(EVENTS.c.data).contains(word.lower(), autoescape=True) for word in wanted))
+        clause = _mentioning(wanted)
         with self.engine.connect() as connection:
             found = connection.execute(sa.select(EVENTS.c.sender_id).where(clause).distinct()).scalars()
             return sorted(found)
@@ -197,6 +197,30 @@ class ConversationStore:
         if changed:
             truncate_log(self.engine)
         return changed
+
+
+def _searchable(words: Iterable[str]) -> List[str]:
+    return [word for word in words if word and len(word) >= 5]  # never a short, common string
+
+
+def _mentioning(words: Sequence[str]) -> Any:
+    return sa.or_(*(sa.func.lower(EVENTS.c.data).contains(word.lower(), autoescape=True) for word in words))
+
+
+def senders_by_mention(engine: sa.engine.Engine, words: Iterable[str]) -> Dict[str, List[str]]:
+    """For each of ``words``, the conversations whose rows contain it, as ``senders_mentioning``
+    finds them (the staff console links each request to its conversation by its reference)."""
+    wanted = _searchable(words)
+    if not wanted or not sa.inspect(engine).has_table("events"):
+        return {}
+    found: Dict[str, set] = {}
+    with engine.connect() as connection:
+        for sender, data in connection.execute(sa.select(EVENTS.c.sender_id, EVENTS.c.data).where(_mentioning(wanted))):
+            text = (data or "").lower()
+            for word in wanted:
+                if word.lower() in text:
+                    found.setdefault(word, set()).add(sender)
+    return {word: sorted(senders) for word, senders in found.items()}
 
 
 def _secure_sqlite(dbapi_connection: object, _record: object) -> None:

@@ -33,7 +33,7 @@ from clinic.visitor_questions import Question, Row, load_rows, read_questions, s
 BOOKING_FORM = "booking_form"
 OUTCOMES = ("answered", "declined", "unsure")
 MOST_ASKED = 10
-HANDLED_COLUMN = "handled_at"  # set on a request when staff mark it handled
+HANDLED_TABLE = "booking_handled"  # one row per request staff marked handled (clinic/booking_store.py)
 
 
 def week_of(moment: datetime) -> str:
@@ -178,15 +178,18 @@ def weekly(questions: Iterable[Question], requests: Dict[Tuple[str, str], int]) 
 
 def request_counts(engine: Engine, since: datetime) -> Tuple[Dict[Tuple[str, str], int], Optional[int]]:
     """The booking store's requests since ``since`` per (ISO week, kind), and how many of them
-    staff marked handled (None when the store does not record it)."""
+    staff marked handled in the console (``booking_handled``; None for a store made before it)."""
     with engine.connect() as connection:
         inspector = sa.inspect(connection)
         if not inspector.has_table("booking_requests"):
             return {}, None
-        recorded = HANDLED_COLUMN in {column["name"] for column in inspector.get_columns("booking_requests")}
-        handled_column = f", {HANDLED_COLUMN}" if recorded else ""
+        recorded = inspector.has_table(HANDLED_TABLE)
+        handled_column = ", h.handled_at" if recorded else ""
+        joined = f" LEFT JOIN {HANDLED_TABLE} h ON h.booking_id = r.id" if recorded else ""
         rows = connection.execute(
-            sa.text(f"SELECT kind, created_at{handled_column} FROM booking_requests WHERE created_at >= :since"),
+            sa.text(
+                f"SELECT r.kind, r.created_at{handled_column} FROM booking_requests r{joined} WHERE r.created_at >= :since"
+            ),
             {"since": since.astimezone(timezone.utc).replace(tzinfo=None)},
         ).all()
     counts: Counter = Counter()

@@ -28,17 +28,22 @@ conversation store (``TRACKER_DB_URL``, else endpoints.yml's) or ``--tracker-db 
         conversation that mentions the reference, the email or the phone. Prints
         what it removed. No confirmation.
 
-    python -m actions.staff add-user NAME [--password-stdin]
-        Adds a staff console user. The password is asked twice at the terminal (not
-        shown), or read as one line from standard input with --password-stdin. Names:
-        letters, digits and . _ @ -, at most 40; passwords: at least 10 characters.
-        Creates the database when it does not exist yet.
+    python -m actions.staff add-user NAME [--role staff|admin] [--password-stdin]
+        Adds a staff console user, "staff" unless --role admin. The password is asked
+        twice at the terminal (not shown), or read as one line from standard input with
+        --password-stdin. Names: letters, digits and . _ @ -, at most 40; passwords: at
+        least 10 characters. Creates the database when it does not exist yet.
+
+    python -m actions.staff set-role NAME staff|admin
+        Changes a console user's role, at once. Admins also manage users, erase
+        visitors and change the clinic's details in the console. The last admin
+        stays one.
 
     python -m actions.staff remove-user NAME
-        Removes a console user and ends their sessions at once.
+        Removes a console user and ends their sessions at once (not the last admin).
 
     python -m actions.staff list-users
-        The console's users, with when each was added.
+        The console's users, with their role and when each was added.
 
 Exit status: 0 done, 1 an error (unknown reference, database unusable, ...),
 2 a usage error.
@@ -50,6 +55,7 @@ import argparse
 import csv
 import getpass
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO
 
@@ -66,7 +72,7 @@ from clinic.booking_store import (
 )
 from clinic.conversations import ConversationStore
 from clinic.postgres_files import RewriteError
-from clinic.staff_accounts import AccountError, StaffAccounts
+from clinic.staff_accounts import ROLES, STAFF, AccountError, StaffAccounts
 from clinic.text import printable
 
 CSV_FIELDS = (
@@ -309,27 +315,61 @@ def e164(phone: str) -> str:
     return found.value
 
 
-def cmd_erase(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
-    phone = e164(args.phone) if args.phone else None
+@dataclass(frozen=True)
+class Erased:
+    """What erasing one visitor removed."""
+
+    requests: List[StoredBooking]
+    conversations: List[str]  # their senders
+    events: int
+
+    @property
+    def nothing(self) -> bool:
+        return not self.requests and not self.conversations
+
+
+def erase_visitor(
+    store: BookingStore,
+    conversations: ConversationStore,
+    reference: Optional[str] = None,
+    email: Optional[str] = None,
+    phone: Optional[str] = None,
+) -> Erased:
+    """Erases one visitor, as ``erase`` and the staff console's "Erase this visitor" do: their
+    requests (the one with ``reference`` and every one sharing its email or phone, or those with
+    ``email`` or ``phone``), the deliveries, and every conversation mentioning any of them.
+
+    Raises:
+        BookingStoreError: the booking store failed.
+        RewriteError: PostgreSQL's conversation table could not be rewritten (the rows are deleted).
+    """
     try:
-        erased = store.erase(args.reference, args.email, phone)
+        erased = store.erase(reference, email, phone)
     except UnknownReferenceError:  # the reference may still be in a conversation
         erased = []
-    words = {args.reference, args.email, phone}
+    words = {reference, email, phone}
     for booking in erased:
         words |= {booking.reference, booking.email, booking.phone}
+    senders = conversations.senders_mentioning(sorted(word for word in words if word))
+    events = conversations.erase(senders)
+    return Erased(erased, senders, events)
+
+
+def cmd_erase(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    phone = e164(args.phone) if args.phone else None
     with conversation_store(args) as conversations:
-        senders = conversations.senders_mentioning(sorted(word for word in words if word))
-        events = conversations.erase(senders)
-    if not erased and not senders:
+        erased = erase_visitor(store, conversations, args.reference, args.email, phone)
+    if erased.nothing:
         raise StaffError(
             "nothing found to erase for " + ", ".join(sorted(w for w in (args.reference, args.email, phone) if w))
         )
-    for booking in erased:
+    for booking in erased.requests:
         out.write(
             f"Removed {booking.kind} request {booking.reference} (created {_clock(booking.created_at, booking.timezone)}) and its deliveries.\n"
         )
-    out.write(f"Removed {len(erased)} request(s) and {len(senders)} conversation(s) ({events} events).\n")
+    out.write(
+        f"Removed {len(erased.requests)} request(s) and {len(erased.conversations)} conversation(s) ({erased.events} events).\n"
+    )
 
 
 def accounts_of(store: BookingStore) -> StaffAccounts:
@@ -363,11 +403,21 @@ def read_password(args: argparse.Namespace) -> str:
 def cmd_add_user(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
     accounts = accounts_of(store)
     try:
-        user = accounts.add_user(args.name, read_password(args), clock.now())
+        user = accounts.add_user(args.name, read_password(args), clock.now(), args.role)
     except AccountError as error:
         raise StaffError(str(error)) from None
-    accounts.audit(clock.now(), command_line_actor(), "add-user", detail=f"added {user.name}")
-    out.write(f"Added {user.name}; they can log in to the staff console now.\n")
+    accounts.audit(clock.now(), command_line_actor(), "add-user", detail=f"added {user.name} ({user.role})")
+    out.write(f"Added {user.name} ({user.role}); they can log in to the staff console now.\n")
+
+
+def cmd_set_role(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
+    accounts = accounts_of(store)
+    try:
+        user = accounts.set_role(args.name, args.role)
+    except AccountError as error:
+        raise StaffError(str(error)) from None
+    accounts.audit(clock.now(), command_line_actor(), "set-role", detail=f"{user.name} is now {user.role}")
+    out.write(f"{user.name} is now {user.role}.\n")
 
 
 def cmd_remove_user(store: BookingStore, args: argparse.Namespace, out: TextIO) -> None:
@@ -385,9 +435,10 @@ def cmd_list_users(store: BookingStore, args: argparse.Namespace, out: TextIO) -
     if not users:
         out.write("No console users yet: add one with `python -m actions.staff add-user NAME`.\n")
         return
-    rows = [["NAME", "ADDED (UTC)", "PASSWORD SET (UTC)"]]
+    rows = [["NAME", "ROLE", "ADDED (UTC)", "PASSWORD SET (UTC)"]]
     rows += [
-        [user.name, f"{user.created_at:%Y-%m-%d %H:%M}", f"{user.password_changed_at:%Y-%m-%d %H:%M}"] for user in users
+        [user.name, user.role, f"{user.created_at:%Y-%m-%d %H:%M}", f"{user.password_changed_at:%Y-%m-%d %H:%M}"]
+        for user in users
     ]
     out.write(format_table(rows) + "\n")
 
@@ -447,10 +498,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_user = commands.add_parser("add-user", help="add a staff console user")
     add_user.add_argument("name", metavar="NAME")
+    add_user.add_argument("--role", choices=ROLES, default=STAFF, help="default: staff")
     add_user.add_argument(
         "--password-stdin", action="store_true", help="read the password as one line of standard input"
     )
     add_user.set_defaults(run=cmd_add_user, creates_database=True)
+
+    set_role = commands.add_parser("set-role", help="make a staff console user staff or admin")
+    set_role.add_argument("name", metavar="NAME")
+    set_role.add_argument("role", choices=ROLES)
+    set_role.set_defaults(run=cmd_set_role)
 
     remove_user = commands.add_parser("remove-user", help="remove a staff console user and end their sessions")
     remove_user.add_argument("name", metavar="NAME")

@@ -15,8 +15,13 @@ store's; nothing happens at import. Every method blocks: call them through
   digests, never as typed: a password typed into the name field stays out of the database).
   From the 5th failure in a row a wait begins, 30 s and doubling with each further failure up
   to 15 minutes; a failure more than an hour after the last one starts the count again.
+- **Roles**: each user is "staff" (the inbox, topics and requests) or "admin" (also users,
+  erasures and the clinic's details). A database made before roles existed gets the column on the
+  next start, every user in it "staff": nobody gains a power they did not have, and whoever runs
+  the server makes the first admin with ``python -m actions.staff set-role NAME admin``. Once a
+  user is an admin, the last admin can be neither removed nor made staff.
 - **The audit log** says who did what, when, from where: logins, failed and refused logins,
-  logouts, users added and removed.
+  logouts, users added and removed, roles changed.
 
 Every moment is given by the caller (``now``), as the booking store takes it, so the tests can
 walk a lockout through time; the console and the command line pass ``clinic.clock.now()``.
@@ -45,11 +50,12 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinic.booking_store import create_tables_once, from_db, to_db
 from clinic.text import has_unprintable
@@ -69,6 +75,9 @@ FORGET_FAILURES_AFTER = timedelta(hours=1)
 # t=3, p=4. Measured on the project's two-core machine: 0.14 s to hash, 0.16 s to verify.
 PASSWORD_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
 
+STAFF, ADMIN = "staff", "admin"
+ROLES = (STAFF, ADMIN)
+
 tables = MetaData()
 
 staff_users = Table(
@@ -81,6 +90,8 @@ staff_users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("created_at", DateTime(), nullable=False),
     Column("password_changed_at", DateTime(), nullable=False),
+    # Added to databases made before roles by StaffAccounts.create_tables (add_role_column).
+    Column("role", String(10), nullable=False, server_default=STAFF),
 )
 
 staff_sessions = Table(
@@ -126,6 +137,12 @@ class StaffUser:
     name: str
     created_at: datetime
     password_changed_at: datetime
+    role: str = STAFF
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the user may manage users, erase visitors and change the clinic's details."""
+        return self.role == ADMIN
 
 
 @dataclass(frozen=True)
@@ -207,6 +224,40 @@ def check_password(password: str, name: str) -> None:
         raise AccountError("a password cannot be the user name")
 
 
+def check_role(role: str) -> str:
+    """The role as stored.
+
+    Raises:
+        AccountError: not one of ``ROLES``.
+    """
+    if role not in ROLES:
+        raise AccountError(f"a role is {' or '.join(ROLES)}, not {role!r}")
+    return role
+
+
+def add_role_column(engine: Engine) -> None:
+    """Gives a ``staff_users`` table made before roles its ``role`` column, every user "staff".
+
+    Two processes starting together may both find it missing: the second's ALTER fails, and
+    finding the column there then is success.
+    """
+
+    def has_role() -> bool:
+        with engine.connect() as connection:
+            return "role" in {column["name"] for column in inspect(connection).get_columns("staff_users")}
+
+    if has_role():
+        return
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"ALTER TABLE staff_users ADD COLUMN role VARCHAR(10) NOT NULL DEFAULT '{STAFF}'"
+            )
+    except SQLAlchemyError:
+        if not has_role():
+            raise
+
+
 def wait_after(failures: int) -> Optional[timedelta]:
     """How long logins wait after ``failures`` failures in a row; None below the threshold."""
     if failures < FAILURES_BEFORE_WAIT:
@@ -234,6 +285,7 @@ def _user(row) -> StaffUser:
         name=row.name,
         created_at=from_db(row.created_at),
         password_changed_at=from_db(row.password_changed_at),
+        role=row.role,
     )
 
 
@@ -251,20 +303,23 @@ class StaffAccounts:
         self._dummy_hash: Optional[str] = None
 
     def create_tables(self) -> "StaffAccounts":
-        """Creates the four tables if missing; returns the accounts."""
+        """Creates the four tables if missing, and the role column a table made before roles
+        lacks; returns the accounts."""
         create_tables_once(self.engine, tables)
+        add_role_column(self.engine)
         return self
 
     # -- users -------------------------------------------------------------
 
-    def add_user(self, name: str, password: str, now: datetime) -> StaffUser:
-        """Adds a user with an Argon2id hash of ``password``.
+    def add_user(self, name: str, password: str, now: datetime, role: str = STAFF) -> StaffUser:
+        """Adds a user with an Argon2id hash of ``password``, as ``role``.
 
         Raises:
-            AccountError: the name or password cannot be used, or the user exists.
+            AccountError: the name, password or role cannot be used, or the user exists.
         """
         name = check_name(name)
         check_password(password, name)
+        role = check_role(role)
         hashed = self.hasher.hash(password)
         try:
             with self.engine.begin() as connection:
@@ -275,26 +330,72 @@ class StaffAccounts:
                         password_hash=hashed,
                         created_at=to_db(now),
                         password_changed_at=to_db(now),
+                        role=role,
                     )
                 )
                 user_id = result.inserted_primary_key[0]
         except IntegrityError:
             raise AccountError(f"a user named {name!r} exists already") from None
-        return StaffUser(id=user_id, name=name, created_at=now, password_changed_at=now)
+        return StaffUser(id=user_id, name=name, created_at=now, password_changed_at=now, role=role)
 
     def remove_user(self, name: str) -> StaffUser:
         """Removes a user and ends their sessions.
 
         Raises:
-            AccountError: no such user.
+            AccountError: no such user, or the last admin.
         """
         user = self.find_user(name)
         if user is None:
             raise AccountError(f"no user named {name!r}")
         with self.engine.begin() as connection:
+            admins = self._lock_admins(connection)
             connection.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user.id))
             connection.execute(delete(staff_users).where(staff_users.c.id == user.id))
+            self._keep_an_admin(connection, admins, f"{user.name} is the last admin and cannot be removed")
         return user
+
+    def set_role(self, name: str, role: str) -> StaffUser:
+        """Makes ``name`` a ``role`` (at once: every request reads the role again).
+
+        Raises:
+            AccountError: no such user, an unknown role, or the last admin made staff.
+        """
+        role = check_role(role)
+        user = self.find_user(name)
+        if user is None:
+            raise AccountError(f"no user named {name!r}")
+        with self.engine.begin() as connection:
+            admins = self._lock_admins(connection)
+            connection.execute(update(staff_users).where(staff_users.c.id == user.id).values(role=role))
+            self._keep_an_admin(connection, admins, f"{user.name} is the last admin and must stay one")
+        return StaffUser(user.id, user.name, user.created_at, user.password_changed_at, role)
+
+    def count_admins(self) -> int:
+        """How many users are admins."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.count()).select_from(staff_users).where(staff_users.c.role == ADMIN)
+            ).scalar_one()
+
+    @staticmethod
+    def _lock_admins(connection: Connection) -> int:
+        # On PostgreSQL the admins' rows stay locked until the change commits, so two admins
+        # demoting each other at once cannot both see the other still an admin. SQLite takes its
+        # one write lock at the change itself, which orders the two just as well.
+        rows = connection.execute(select(staff_users.c.id).where(staff_users.c.role == ADMIN).with_for_update())
+        return len(rows.all())
+
+    @staticmethod
+    def _keep_an_admin(connection: Connection, admins_before: int, refusal: str) -> None:
+        """Raises AccountError (the transaction rolls back) when a change left no admin where
+        there was one."""
+        if admins_before == 0:
+            return  # a database from before roles: nobody to lock out yet
+        left = connection.execute(
+            select(func.count()).select_from(staff_users).where(staff_users.c.role == ADMIN)
+        ).scalar_one()
+        if left == 0:
+            raise AccountError(f"{refusal}: make another user an admin first")
 
     def find_user(self, name: str) -> Optional[StaffUser]:
         """The user called ``name`` (compared as ``name_key``), or None."""

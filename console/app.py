@@ -9,6 +9,9 @@
 - ``GET /publish``, ``GET /history`` and their forms: publishing the files' changes to visitors,
   and undoing a publish (``console/publishing.py``), and the published model for the Rasa servers.
 - ``GET /insights``: charts of how the assistant is doing, ``make report``'s numbers (``console/insights.py``).
+- ``GET /requests`` and its forms: booking and callback requests, their delivery, handled,
+  resent, exported, a visitor erased (``console/requests.py``).
+- ``GET /users`` and its forms, for admins: the console's users and their roles (``console/users.py``).
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
@@ -16,7 +19,8 @@ Every page but ``/login`` (and the stylesheet) sends a visitor without a live se
 ``/login`` with a 303. Every POST carries a CSRF token, tied to the session (or, for the login
 form, to the pre-session cookie), and is refused with a 403 and the reason otherwise. Every
 response carries the security headers of ``console/web.py``; pages are never cached. Every
-staff action goes to the audit log (``Pages.audit``).
+staff action goes to the audit log (``Pages.audit``). What only an admin may do is refused to
+staff with a 403 (``Pages.admin_only``), and its links and buttons are not shown to them.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from clinic import clock, published_model
+from clinic.booking_store import BookingStore
 from clinic.console_records import ConsoleRecords
 from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
 from clinic.topic_files import TopicFiles
-from console import inbox, insights, publishing, topics, web
+from console import inbox, insights, publishing, requests, topics, users, web
 from console.web import redirect
 
 HERE = Path(__file__).resolve().parent
@@ -80,11 +85,36 @@ class Pages:
     conversations: Optional[sa.engine.Engine]
     now: Callable[[], datetime]
     render: Callable[..., HTTPResponse]
+    bookings: Optional[BookingStore] = None  # the booking store, on the accounts' engine
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
-        """A page for the signed-in staff member (the header's name, the log-out form's token)."""
+        """A page for the signed-in staff member (the header's name, whether they are an admin,
+        the log-out form's token)."""
         staff: StaffSession = request.ctx.staff
-        return self.render(template, status=status, staff=staff.user.name, csrf_token=staff.csrf_token, **values)
+        return self.render(
+            template,
+            status=status,
+            staff=staff.user.name,
+            admin=staff.user.is_admin,
+            csrf_token=staff.csrf_token,
+            **values,
+        )
+
+    def admin_only(self, request: Request) -> Optional[HTTPResponse]:
+        """None for an admin; for anyone else the 403 page saying only admins may do this.
+
+        A handler starts with ``if (refusal := pages.admin_only(request)): return refusal``.
+        """
+        staff: StaffSession = request.ctx.staff
+        if staff.user.is_admin:
+            return None
+        return self.page(
+            request,
+            "refused.html",
+            status=403,
+            section=None,
+            reason="Admins only: your account is a staff account. Ask an admin of the console to do this.",
+        )
 
     async def audit(self, request: Request, action: str, detail: Optional[str] = None) -> None:
         """One line in the audit log: this staff member, now, from this address."""
@@ -299,11 +329,14 @@ def build_app(
         conversations=conversations,
         now=now,
         render=render,
+        bookings=BookingStore.on_engine(accounts.engine),
     )
     inbox.add_routes(app, pages_context)
     topics.add_routes(app, pages_context)
     app.ctx.publisher = publisher or publishing.Publisher()
     publishing.add_routes(app, pages_context, app.ctx.publisher)
     insights.add_routes(app, pages_context)
+    requests.add_routes(app, pages_context)
+    users.add_routes(app, pages_context)
     app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
     return app

@@ -99,6 +99,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (BookingStoreError, SQLAlchemyError) as error:
         print(f"The staff console cannot start: {error}", file=sys.stderr)
         return 2
+    if accounts.count_admins() == 0:
+        logger.warning(
+            "no console user is an admin yet: nobody can manage users or erase visitors in the console "
+            "until one is made with `python -m actions.staff set-role NAME admin` (or add-user NAME --role admin)"
+        )
     # Opened here rather than at server start so a bad database stops the process with a message
     # before it listens; Sanic's single worker runs in this same process.
     app = build_app(accounts, config, records=records)

@@ -2,19 +2,22 @@
 (docs/deployment.md): a user added by the command line logs in through either, a session opened
 through one is known to the other and ended by logging out through the other, failed logins
 counted by one make the other wait, and both inboxes read the shared conversation store, a
-message dismissed through one gone from the other's.
+message dismissed through one gone from the other's; a visitor erased through one console (an
+admin's "Erase this visitor") is gone from PostgreSQL's files and from the other's requests.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timezone
 from typing import Iterator, Tuple
 
 import pytest
 
+from clinic.booking_store import BookingStore, NewBooking
 from tests.cluster import Postgres, missing_packages
-from tests.conversation_events import exchange, write_events
+from tests.conversation_events import bot, exchange, write_events
 from tools.console_http import PASSWORD, Client
 from tools.servers import RunningConsole, start_console
 
@@ -34,6 +37,7 @@ def consoles(tmp_path_factory) -> Iterator[Tuple[RunningConsole, RunningConsole]
         for user in ("anna", "bob"):
             added = started[0].staff("add-user", user, "--password-stdin", stdin=PASSWORD + "\n")
             assert added.returncode == 0, added.stderr
+        started[0].postgres = postgres
         yield started[0], started[1]
     finally:
         for console in started:
@@ -81,3 +85,30 @@ def test_both_inboxes_read_the_shared_conversations_and_agree_on_what_was_handle
     status, headers, _ = again.request("POST", "/inbox/dismiss", {"csrf_token": again.token("/inbox"), "message": key})
     assert (status, headers["location"]) == (303, "/inbox?done=dismissed&count=1")
     assert "do you do cupping" not in anna.request("GET", "/inbox")[2]
+
+
+def test_a_visitor_erased_through_one_console_is_gone_from_postgresqls_files(consoles):
+    first, second = consoles
+    email = "wilhelmina.oduya@mail.example"
+    now = datetime.now(timezone.utc)
+    with BookingStore(first.env["BOOKINGS_DB_URL"]) as store:
+        visitor = NewBooking("booking", "Wilhelmina Oduya", None, email, None, "friday", "Europe/London", now)
+        reference = store.save(visitor, ["webhook"], now).reference
+    write_events(
+        first.env["TRACKER_DB_URL"],
+        [*exchange("v9", email, "inform", ["booking_form"], time.time() - 30), bot("v9", f"Saved: {reference}")],
+    )
+    assert first.staff("set-role", "anna", "admin").returncode == 0
+    admin = Client(second.port)
+    admin.log_in("anna")
+    _, _, page = admin.request("GET", "/requests")
+    assert reference in page and email in page
+    status, headers, _ = admin.request(
+        "POST", "/requests/erase", {"csrf_token": admin.token("/requests"), "reference": reference, "confirm": "yes"}
+    )
+    assert status == 303 and "done=erased" in headers["location"]
+    other = Client(first.port)
+    other.log_in("anna")
+    assert reference not in other.request("GET", "/requests")[2]
+    for secret in (email, reference, "Wilhelmina"):
+        assert first.postgres.files_containing(secret) == [], secret

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from clinic.booking_store import booking_requests
+from clinic.booking_store import BookingStore, booking_requests
 from clinic.conversations import message_key
 from clinic.feedback import FeedbackStore, Vote
 from clinic.insights import (
@@ -101,7 +101,7 @@ def test_each_count_from_event_rows_and_votes():
 def test_the_booking_stores_requests_and_handled_ones_when_it_records_them(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'bookings.db'}")
     assert request_counts(engine, T0 - timedelta(days=7)) == ({}, None)
-    booking_requests.metadata.create_all(engine)
+    booking_requests.create(engine)  # a store made before staff could mark requests handled
     values = dict(name="x", timezone="UTC", consent_at=T0.replace(tzinfo=None))
     with engine.begin() as connection:
         for number, (kind, days) in enumerate((("booking", 1), ("callback", 2), ("booking", 40))):
@@ -111,10 +111,12 @@ def test_the_booking_stores_requests_and_handled_ones_when_it_records_them(tmp_p
             )
     counts, handled = request_counts(engine, T0 - timedelta(days=7))
     assert sum(counts.values()) == 2 and handled is None
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ALTER TABLE booking_requests ADD COLUMN handled_at DATETIME")
-        connection.exec_driver_sql("UPDATE booking_requests SET handled_at = created_at WHERE reference = 'DN-0'")
+    store = BookingStore(f"sqlite:///{tmp_path / 'bookings.db'}").open()
+    assert request_counts(engine, T0 - timedelta(days=7))[1] == 0
+    store.mark_handled("DN-0", "anna", T0)
+    store.mark_handled("DN-2", "anna", T0)  # asked 40 days ago: outside the week
     assert request_counts(engine, T0 - timedelta(days=7))[1] == 1
+    store.close()
     engine.dispose()
 
 
@@ -181,7 +183,7 @@ def test_the_insights_page_draws_the_same_numbers_with_titles_and_tables(console
     assert "<td>Opening hours</td><td>1</td><td>0</td><td>100%</td>" in helpful
     assert "2 votes, 50% helpful" in helpful
     assert "<td>Answered</td><td>6</td>" in page and "<td>Declined</td><td>1</td>" in page
-    assert "<td>Forms started</td><td>2</td>" in page and "<td>Handled</td><td>not recorded</td>" in page
+    assert "<td>Forms started</td><td>2</td>" in page and "<td>Handled</td><td>0</td>" in page
     assert "<script" not in page and "style=" not in page
     inbox = browser.get("/inbox").body
     assert "does it hurt" in inbox and "marked not helpful" in inbox

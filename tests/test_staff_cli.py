@@ -237,12 +237,12 @@ def test_add_user_reads_the_password_from_stdin_and_stores_only_its_argon2id_has
     url = f"sqlite:///{tmp_path / 'bookings.db'}"  # no database yet: adding the first user makes it
     added = staff(url, "add-user", "anna.k", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
-    assert added.stdout == "Added anna.k; they can log in to the staff console now.\n"
+    assert added.stdout == "Added anna.k (staff); they can log in to the staff console now.\n"
     with sqlite3.connect(tmp_path / "bookings.db") as connection:
         (stored,) = connection.execute("SELECT password_hash FROM staff_users WHERE name = 'anna.k'").fetchone()
         audit = connection.execute("SELECT actor, action, detail FROM staff_audit").fetchall()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
-    assert len(audit) == 1 and audit[0][1:] == ("add-user", "added anna.k") and "(command line)" in audit[0][0]
+    assert len(audit) == 1 and audit[0][1:] == ("add-user", "added anna.k (staff)") and "(command line)" in audit[0][0]
     with BookingStore(url) as store:
         assert StaffAccounts(store.engine).verify("anna.k", PASSWORD).name == "anna.k"
 
@@ -278,8 +278,8 @@ def test_list_users_and_remove_user(tmp_path):
     again = staff(url, "add-user", "ANNA", "--password-stdin", stdin=PASSWORD)
     assert (again.returncode, again.stderr) == (1, "error: a user named 'ANNA' exists already\n")
     listed = staff(url, "list-users").stdout.splitlines()
-    assert listed[0].split() == ["NAME", "ADDED", "(UTC)", "PASSWORD", "SET", "(UTC)"]
-    assert [line.split()[0] for line in listed[1:]] == ["Anna", "zoë"]
+    assert listed[0].split() == ["NAME", "ROLE", "ADDED", "(UTC)", "PASSWORD", "SET", "(UTC)"]
+    assert [line.split()[:2] for line in listed[1:]] == [["Anna", "staff"], ["zoë", "staff"]]
     removed = staff(url, "remove-user", "anna")
     assert (removed.returncode, removed.stdout) == (0, "Removed Anna and ended their sessions.\n")
     assert [line.split()[0] for line in staff(url, "list-users").stdout.splitlines()[1:]] == ["zoë"]
