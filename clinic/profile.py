@@ -262,7 +262,9 @@ def parse_profile(raw: Any, source: str = "clinic.yml") -> ClinicProfile:
     """
     problems = profile_problems(raw)
     if problems:
-        raise ClinicProfileError(f"{source}: " + "; ".join(f"{field}: {why}" if field else why for field, why in problems))
+        raise ClinicProfileError(
+            f"{source}: " + "; ".join(f"{field}: {why}" if field else why for field, why in problems)
+        )
     return ClinicProfile(**raw)
 
 

@@ -6,6 +6,9 @@
 - ``GET /inbox`` and its forms: what visitors asked that the assistant could not answer
   (``console/inbox.py``).
 - ``GET /topics`` and its forms: the FAQ topics, edited in their files (``console/topics.py``).
+- ``GET /conversations``, ``/conversations/<id>``: the transcripts, masked unless revealed
+  (``console/conversations.py``).
+- ``GET /clinic`` and its form: the clinic's details, edited in clinic.yml by admins (``console/clinic.py``).
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -33,11 +37,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from clinic import clock
+from clinic.clinic_file import ClinicFile
 from clinic.console_records import ConsoleRecords
+from clinic.profile import ClinicProfile, ClinicProfileError, ProfileFile
 from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
 from clinic.topic_files import TopicFiles
-from console import inbox, topics, web
+from console import clinic, conversations, inbox, topics, web
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/login",)
@@ -59,6 +65,7 @@ class ConsoleConfig:
     clinic_name: str = "the clinic"
     data_dir: Path = PROJECT_ROOT / "data"  # CONSOLE_DATA_DIR: the topic files staff change
     tracker_db_url: Optional[str] = None  # the conversation store the inbox reads; None: no inbox
+    profile_path: Optional[Path] = None  # CLINIC_PROFILE: the clinic.yml the Clinic page edits; None: none
 
 
 @dataclass
@@ -72,11 +79,30 @@ class Pages:
     conversations: Optional[sa.engine.Engine]
     now: Callable[[], datetime]
     render: Callable[..., HTTPResponse]
+    clinic_file: Optional[ClinicFile] = None
+    watched_profile: Optional[ProfileFile] = None
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         """A page for the signed-in staff member (the header's name, the log-out form's token)."""
         staff: StaffSession = request.ctx.staff
         return self.render(template, status=status, staff=staff.user.name, csrf_token=staff.csrf_token, **values)
+
+    def profile(self) -> Optional[ClinicProfile]:
+        """The clinic's profile as clinic.yml says now (the last good one while the file is bad);
+        None without one."""
+        if self.watched_profile is None:
+            return None
+        try:
+            return self.watched_profile.current()
+        except ClinicProfileError:
+            return None
+
+    def admin_only(self, request: Request, action: str = "do this") -> Optional[HTTPResponse]:
+        """A 403 page for a staff member who is not an admin, else None (go ahead)."""
+        staff: StaffSession = request.ctx.staff
+        if getattr(staff.user, "role", "admin") == "admin":
+            return None
+        return self.page(request, "refused.html", status=403, reason=f"Only an admin can {action}.")
 
     async def audit(self, request: Request, action: str, detail: Optional[str] = None) -> None:
         """One line in the audit log: this staff member, now, from this address."""
@@ -105,15 +131,22 @@ class Pages:
         return staff.user.name
 
 
+def conversation_path(conversation: str) -> str:
+    """A conversation's page (its id URL-encoded whole: a REST sender may hold any character)."""
+    return "/conversations/" + quote(conversation, safe="")
+
+
 def templates() -> Environment:
     """The console's Jinja2 templates, every value escaped unless a template says otherwise."""
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["conversation_path"] = conversation_path
+    return environment
 
 
 def redirect(to: str) -> HTTPResponse:
@@ -142,11 +175,17 @@ def build_app(
     app.static("/static/console.css", str(HERE / "static" / "console.css"), name="stylesheet")
     pages = templates()
     password_checks = asyncio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
+    watched_profile = ProfileFile(config.profile_path) if config.profile_path else None
+
+    def clinic_name() -> str:
+        """clinic.yml's name as the file says now (a change shows in the next page's title)."""
+        try:
+            return watched_profile.current().name if watched_profile else config.clinic_name
+        except ClinicProfileError:
+            return config.clinic_name
 
     def render(template: str, status: int = 200, **values: Any) -> HTTPResponse:
-        return response.html(
-            pages.get_template(template).render(clinic_name=config.clinic_name, **values), status=status
-        )
+        return response.html(pages.get_template(template).render(clinic_name=clinic_name(), **values), status=status)
 
     def secure(request: Request) -> bool:
         return web.over_https(request, config.secure_cookies)
@@ -286,17 +325,22 @@ def build_app(
         return page
 
     # An engine connects only when first used; the inbox reads the store at each visit.
-    conversations = sa.create_engine(config.tracker_db_url) if config.tracker_db_url else None
+    store = sa.create_engine(config.tracker_db_url) if config.tracker_db_url else None
     pages_context = Pages(
         config=config,
         accounts=accounts,
         records=records or ConsoleRecords(accounts.engine).create_tables(),
         files=TopicFiles(config.data_dir),
-        conversations=conversations,
+        conversations=store,
         now=now,
         render=render,
+        clinic_file=ClinicFile(config.profile_path) if config.profile_path else None,
+        watched_profile=watched_profile,
     )
     inbox.add_routes(app, pages_context)
     topics.add_routes(app, pages_context)
-    app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
+    conversations.add_routes(app, pages_context)
+    clinic.add_routes(app, pages_context)
+    app.ctx.pages = pages_context
+    app.ctx.conversations = store  # closed by whoever runs the app (console/server.py)
     return app

@@ -5,7 +5,8 @@ start, naming the variable, when one is wrong or when it would serve passwords i
 to the network. Before listening it opens the clinic's database (``BOOKINGS_DB_URL``) and
 creates the account and console tables if missing; it closes it at stop. The inbox reads the
 conversation store (``TRACKER_DB_URL``, else endpoints.yml's), the topics pages change the topic
-files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise).
+files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise), the Clinic page the
+clinic.yml the servers read (``CLINIC_PROFILE``, else the project's).
 
 Options: ``--host`` (default ``CONSOLE_HOST`` or 127.0.0.1) and ``--port`` (default
 ``CONSOLE_PORT`` or 5056).
@@ -59,6 +60,7 @@ def read_config() -> ConsoleConfig:
         clinic_name=clinic_name(),
         data_dir=settings.console_data_dir(),
         tracker_db_url=settings.tracker_db_url(),
+        profile_path=settings.clinic_profile_path(),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from argon2 import PasswordHasher
 from sanic import Sanic
@@ -100,7 +100,7 @@ class Browser:
             "http_version": "1.1",
             "method": method,
             "scheme": "http",
-            "path": path.split("?", 1)[0],
+            "path": unquote(path.split("?", 1)[0]),  # decoded, as ASGI servers give it
             "raw_path": path.split("?", 1)[0].encode(),
             "query_string": (path.split("?", 1)[1] if "?" in path else "").encode(),
             "root_path": "",
@@ -148,9 +148,11 @@ def make_console(
     secure_cookies: bool = False,
     data_dir: Path = PROJECT_ROOT / "data",
     tracker_db_url: Optional[str] = None,
+    profile_path: Optional[Path] = None,
 ) -> Console:
     """The console's app on a fresh database in ``tmp_path``, with the user anna; its topic files
-    in ``data_dir`` (tests that change them give a copy), its conversations at ``tracker_db_url``."""
+    in ``data_dir`` (tests that change them give a copy), its conversations at ``tracker_db_url``,
+    its clinic.yml at ``profile_path`` (a copy; none by default)."""
     store = BookingStore(f"sqlite:///{tmp_path / 'bookings.db'}").open()
     accounts = StaffAccounts(store.engine, hasher=CHEAP).create_tables()
     records = ConsoleRecords(store.engine).create_tables()
@@ -162,6 +164,7 @@ def make_console(
         clinic_name="Example <Clinic>",
         data_dir=data_dir,
         tracker_db_url=tracker_db_url,
+        profile_path=profile_path,
     )
     app = build_app(accounts, config, now=lambda: clock[0], name=f"console_test_{next(_names)}", records=records)
     loop = asyncio.new_event_loop()
