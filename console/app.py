@@ -97,12 +97,17 @@ class Pages:
         except ClinicProfileError:
             return None
 
+    @staticmethod
+    def is_admin(request: Request) -> bool:
+        """Whether the signed-in staff member is an admin (every account is, before roles)."""
+        staff: StaffSession = request.ctx.staff
+        return getattr(staff.user, "role", "admin") == "admin"
+
     def admin_only(self, request: Request, action: str = "do this") -> Optional[HTTPResponse]:
         """A 403 page for a staff member who is not an admin, else None (go ahead)."""
-        staff: StaffSession = request.ctx.staff
-        if getattr(staff.user, "role", "admin") == "admin":
+        if self.is_admin(request):
             return None
-        return self.page(request, "refused.html", status=403, reason=f"Only an admin can {action}.")
+        return self.page(request, "refused.html", status=403, section=None, reason=f"Only an admin can {action}.")
 
     async def audit(self, request: Request, action: str, detail: Optional[str] = None) -> None:
         """One line in the audit log: this staff member, now, from this address."""

@@ -80,7 +80,9 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
         stale: bool = False,
     ) -> HTTPResponse:
         if pages.clinic_file is None:
-            return pages.page(request, "clinic.html", status=status, section="clinic", snapshot=None)
+            return pages.page(
+                request, "clinic.html", status=status, section="clinic", snapshot=None, notice=None, problems=[]
+            )
         snapshot: Snapshot = await asyncio.to_thread(pages.clinic_file.snapshot)
         shown = typed or snapshot.typed
         prices = shown.prices + [("", "")] * BLANK_PRICE_ROWS
@@ -100,7 +102,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             invalid={path for path, _ in problems or []},
             notice=notice,
             saved_now=differences(shown, snapshot.typed) if stale else [],
-            editable=pages.admin_only(request) is None,
+            editable=pages.is_admin(request),
         )
 
     @app.get("/clinic")

@@ -147,6 +147,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
                 request,
                 "refused.html",
                 status=400,
+                section="conversations",
                 reason="This form only reveals a conversation's contact details; press “Reveal contact details”.",
             )
         page = await conversation_page(request, conversation, reveal=True)
