@@ -11,10 +11,15 @@ a form was asking for details (the visitor's name, phone, email; the assistant's
 repeating them) hidden. ``Line.shown(reveal=True)`` gives the text as stored, for the one page a
 staff member asked to reveal. A word search looks at the text as shown masked, so it cannot be
 used to find a conversation by a contact detail that is hidden on the page.
+
+A conversation is named outside the store (the audit log of reveals) by ``reference``, a digest
+of its id: a REST client chooses its own sender ids, which could be a phone number, and the
+audit log outlives an erasure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,6 +63,11 @@ class Summary:
     last: datetime
     messages: int  # the visitor's
     opening: str  # the visitor's first words outside a form, masked
+
+
+def reference(conversation: str) -> str:
+    """How the audit log names a conversation: a digest of its id, shown on its page too."""
+    return hashlib.sha256(conversation.encode("utf-8")).hexdigest()[:16]
 
 
 def _moment(timestamp: float) -> datetime:

@@ -6,7 +6,8 @@
 - ``GET /conversations/<id, URL-encoded>``: one conversation, masked (``clinic/transcripts.py``).
 - ``POST /conversations/<id>``: "Reveal contact details": the same page with the text as stored,
   for this response only (never cached, never kept), and a line in the audit log naming who
-  revealed which conversation. Nothing a visitor typed goes to the log or the audit.
+  revealed which conversation (by its reference, a digest of its id, shown on the page). Nothing
+  a visitor typed goes to the log or the audit.
 
 Other pages link here with the ``conversation_path`` filter (``console/app.py``).
 """
@@ -22,7 +23,7 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinic.transcripts import Transcripts, search_words
+from clinic.transcripts import Transcripts, reference, search_words
 
 if TYPE_CHECKING:
     from console.app import Pages
@@ -129,6 +130,7 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             "conversation.html",
             section="conversations",
             conversation=conversation,
+            reference=reference(conversation),
             lines=lines,
             reveal=reveal,
             hidden=any(line.in_form for line in lines),
@@ -152,5 +154,5 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             )
         page = await conversation_page(request, conversation, reveal=True)
         if page.status == 200:
-            await pages.audit(request, "reveal-contacts", f"conversation {conversation[:200]}")
+            await pages.audit(request, "reveal-contacts", f"conversation {reference(conversation)}")
         return page

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 import yaml
 
 from clinic.staff_accounts import StaffAccounts
+from clinic.transcripts import reference
 from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, phone_page
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import RunningAssistant, RunningConsole, start_assistant, start_console
@@ -207,7 +208,7 @@ def test_a_conversation_from_the_widget_is_found_masked_and_revealed_with_an_aud
         entry = StaffAccounts(engine).audit_log()[0]
     finally:
         engine.dispose()
-    assert (entry.actor, entry.action, entry.detail) == (NAME, "reveal-contacts", f"conversation {sender}")
+    assert (entry.actor, entry.action, entry.detail) == (NAME, "reveal-contacts", f"conversation {reference(sender)}")
     console.goto(f"{base}/conversations/{sender}")  # opened again: masked again
     assert not any(text in console.locator(".transcript").inner_text() for text in PRIVATE)
     logs = servers.assistant.log_text() + servers.console.log.read_text()

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
+from clinic.transcripts import reference
 from tests.conftest import ROOT
 from tests.console_asgi import T0, make_console, stop_console
 from tests.conversation_events import bot, exchange, loop, user, write_store
@@ -114,7 +115,8 @@ def test_a_conversation_is_masked_and_revealed_for_that_response_only_with_an_au
     assert '<span class="said">Robin Ashgrove</span>' in revealed.body
     assert "Your\n      reveal was recorded in the audit log" in revealed.body
     entry = console.accounts.audit_log()[0]
-    assert (entry.actor, entry.action, entry.detail) == ("anna", "reveal-contacts", f"conversation {REST}")
+    assert (entry.actor, entry.action, entry.detail) == ("anna", "reveal-contacts", f"conversation {reference(REST)}")
+    assert f"reference <code>{reference(REST)}</code>" in page.body  # staff can tell which one it was
     assert "Robin" not in browser.get(path).body  # the next view is masked again
 
 
