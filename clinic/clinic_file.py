@@ -108,11 +108,18 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Saved:
-    """One save: the file's text before and after, and the fields that changed."""
+    """One save: the file's text before and after, and the fields that changed. Kept in the
+    console's history as a topic change is (``topic`` is the file's name: no topic has a dot)."""
 
     before: str
     after: str
     changed: List[str]
+    topic: str = SHOWN_NAME
+    action: str = "edit-clinic"
+
+    @property
+    def summary(self) -> str:
+        return "changed " + ", ".join(self.changed)
 
     @property
     def diff(self) -> str:

@@ -117,14 +117,7 @@ class Transcripts:
         with self.engine.connect() as connection:
             if not self._has_events(connection):
                 return []
-            rows = connection.execute(
-                sa.text(
-                    "SELECT type_name, data FROM events WHERE sender_id = :sender AND timestamp >= :since "
-                    "AND type_name IN :kinds ORDER BY id"
-                ).bindparams(sa.bindparam("kinds", expanding=True)),
-                {"sender": conversation, "since": since.timestamp() if since else 0.0, "kinds": list(_READ)},
-            ).all()
-        return lines_of((kind, data) for kind, data in rows)
+            return self._transcripts(connection, [conversation], since.timestamp() if since else 0.0)[conversation]
 
     def _transcripts(self, connection, conversations: Sequence[str], since: float) -> Dict[str, List[Line]]:
         rows: Dict[str, List[Tuple[str, str]]] = {name: [] for name in conversations}

@@ -117,7 +117,8 @@ class Pages:
         )
 
     async def record(self, request: Request, change: Any) -> None:
-        """A saved topic change into the history, with its diff and the text before and after."""
+        """A saved change of a topic file or clinic.yml into the history, with its diff and the
+        text before and after."""
         await asyncio.to_thread(
             self.records.record_change,
             self.now(),

@@ -6,7 +6,7 @@
   the profile's own checks, each problem naming its field, only the changed lines rewritten.
   Refused with nothing lost: 422 with the problems, 409 when the file changed since the form was
   opened (the details saved now shown above the form). A save goes to the audit log (which
-  fields) and the history (the file before and after, beside the topics' changes).
+  fields) and the history (the file before and after, beside the topics' changes, as ``clinic.yml``).
 
 The servers pick the new file up by themselves (``clinic.profile.ProfileFile``): the action
 server's next answer and the widget's next greeting use it, with no restart.
@@ -36,8 +36,6 @@ from clinic.clinic_file import (
 
 if TYPE_CHECKING:
     from console.app import Pages
-
-HISTORY_NAME = SHOWN_NAME  # the history's "topic" column: no topic name has a dot
 
 
 def posted(request: Request) -> Typed:
@@ -144,17 +142,6 @@ def add_routes(app: Sanic, pages: "Pages") -> None:
             return await clinic_page(request, 500, typed, [problem])
         if not saved.changed:
             return response.redirect("/clinic?saved=same", status=303)
-        summary = "changed " + ", ".join(saved.changed)
-        await asyncio.to_thread(
-            pages.records.record_change,
-            pages.now(),
-            pages.actor(request),
-            HISTORY_NAME,
-            "edit-clinic",
-            summary,
-            saved.diff,
-            saved.before,
-            saved.after,
-        )
-        await pages.audit(request, "edit-clinic", summary)
+        await pages.record(request, saved)
+        await pages.audit(request, saved.action, saved.summary)
         return response.redirect("/clinic?saved=yes", status=303)

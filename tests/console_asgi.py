@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 from urllib.parse import unquote, urlencode
 
 from argon2 import PasswordHasher
@@ -170,6 +171,24 @@ def make_console(
     loop = asyncio.new_event_loop()
     loop.run_until_complete(start(app))
     return Console(accounts, app, clock, loop, records)
+
+
+@contextmanager
+def running_console(tmp_path, **options) -> Iterator[Console]:
+    """``make_console(tmp_path, **options)`` for the block, stopped after it."""
+    console = make_console(tmp_path, **options)
+    try:
+        yield console
+    finally:
+        stop_console(console)
+        console.loop.close()
+
+
+def signed_in(console: Console, name: str = "anna") -> Browser:
+    """A browser logged in as ``name``."""
+    browser = console.browser()
+    assert browser.log_in(name).status == 303
+    return browser
 
 
 def stop_console(console: Console) -> None:

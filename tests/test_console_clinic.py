@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.console_asgi import make_console, stop_console
+from tests.console_asgi import running_console, signed_in
 
 pytestmark = pytest.mark.unit
 
@@ -24,17 +24,9 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def console(tmp_path):
     shutil.copyfile(ROOT / "clinic.yml", tmp_path / "clinic.yml")
-    made = make_console(tmp_path, profile_path=tmp_path / "clinic.yml")
-    made.profile = tmp_path / "clinic.yml"
-    yield made
-    stop_console(made)
-    made.loop.close()
-
-
-def signed_in(console):
-    browser = console.browser()
-    assert browser.log_in("anna").status == 303
-    return browser
+    with running_console(tmp_path, profile_path=tmp_path / "clinic.yml") as made:
+        made.profile = tmp_path / "clinic.yml"
+        yield made
 
 
 def form_of(page: str):
@@ -162,11 +154,7 @@ def test_every_form_needs_its_token_and_whole_rows(console):
 
 
 def test_a_console_without_a_clinic_file(tmp_path):
-    console = make_console(tmp_path)
-    try:
+    with running_console(tmp_path) as console:
         browser = signed_in(console)
         assert "started without a clinic.yml" in browser.get("/clinic").body
         assert title(browser.get("/clinic").body) == "Clinic details · Staff console · Example <Clinic>"
-    finally:
-        stop_console(console)
-        console.loop.close()

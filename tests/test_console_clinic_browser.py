@@ -14,6 +14,7 @@ driven by Playwright; the console's forms sent from the keyboard.
 from __future__ import annotations
 
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List
@@ -24,7 +25,7 @@ import yaml
 
 from clinic.staff_accounts import StaffAccounts
 from clinic.transcripts import reference
-from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, phone_page
+from tests.browser import SCREENSHOTS, browser_fixtures, fits_the_width
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import RunningAssistant, RunningConsole, start_assistant, start_console
 
@@ -50,30 +51,19 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
     (work / "console").mkdir()
     profile = work / "clinic.yml"
     shutil.copyfile(ROOT / "clinic.yml", profile)
-    assistant = start_assistant(MODEL_PATH, work / "assistant", env={"CLINIC_PROFILE": str(profile)})
-    try:
+    with ExitStack() as running:
+        assistant = start_assistant(MODEL_PATH, work / "assistant", env={"CLINIC_PROFILE": str(profile)})
+        running.callback(assistant.stop)
         console = start_console(
             work / "console",
             env={"CLINIC_PROFILE": str(profile), "TRACKER_DB_URL": assistant.env["TRACKER_DB_URL"]},
         )
-        try:
-            added = console.staff("add-user", NAME, "--password-stdin", stdin=PASSWORD + "\n")
-            assert added.returncode == 0, added.stderr
-            yield Servers(assistant, console, profile)
-        finally:
-            console.stop()
-    finally:
-        assistant.stop()
+        running.callback(console.stop)
+        console.add_user(NAME, PASSWORD)
+        yield Servers(assistant, console, profile)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    yield from launched_chromium()
-
-
-@pytest.fixture
-def page(browser):
-    yield from phone_page(browser, 60_000)
+browser, page = browser_fixtures(60_000)
 
 
 def bot_texts(page) -> List[str]:

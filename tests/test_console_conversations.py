@@ -15,7 +15,7 @@ import pytest
 
 from clinic.transcripts import reference
 from tests.conftest import ROOT
-from tests.console_asgi import T0, make_console, stop_console
+from tests.console_asgi import T0, running_console, signed_in
 from tests.conversation_events import bot, exchange, loop, user, write_store
 
 pytestmark = pytest.mark.unit
@@ -48,16 +48,8 @@ def conversations():
 def console(tmp_path):
     shutil.copyfile(ROOT / "clinic.yml", tmp_path / "clinic.yml")  # retention_days: 90
     url = write_store(tmp_path / "tracker.db", conversations())
-    made = make_console(tmp_path, tracker_db_url=url, profile_path=tmp_path / "clinic.yml")
-    yield made
-    stop_console(made)
-    made.loop.close()
-
-
-def signed_in(console):
-    browser = console.browser()
-    assert browser.log_in("anna").status == 303
-    return browser
+    with running_console(tmp_path, tracker_db_url=url, profile_path=tmp_path / "clinic.yml") as made:
+        yield made
 
 
 def listed(page: str):
