@@ -25,7 +25,7 @@ from sanic.response import json as json_response
 from actions import services
 from clinic import settings
 from clinic.conversations import ConversationStore
-from clinic.profile import ClinicProfileError, current_profile
+from clinic.profile import ClinicProfileError, current_profile, forget_loaded_profiles
 from clinic.retention import keep_retention
 
 logger = logging.getLogger("actions.server")
@@ -43,7 +43,7 @@ def configure_logging() -> None:
 
 def check_configuration() -> None:
     """Loads the clinic profile and the hand-off settings; raises with the bad field named."""
-    current_profile.cache_clear()
+    forget_loaded_profiles()
     current_profile()
     settings.delivery_settings()
     pretended = settings.clinic_now()

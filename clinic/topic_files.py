@@ -21,23 +21,20 @@ changed text is read back and compared with the change asked for before anything
 
 from __future__ import annotations
 
-import difflib
-import fcntl
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
 import textwrap
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import ContextManager, Dict, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
+from clinic.files import file_diff, locked, replace_file, version_of
 from clinic.text import has_unprintable
 
 MIN_EXAMPLES = 15
@@ -520,23 +517,9 @@ def new_topic_text(name: str, label: str, examples: Sequence[str], answer: str, 
     return "\n".join(lines) + "\n"
 
 
-def version_of(text: str) -> str:
-    """A file's version as forms carry it: a digest of its text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
 def readable_diff(name: str, before: str, after: str) -> str:
     """A unified diff of one topic file, as the history keeps it."""
-    shown = f"{SHOWN_PATH}/{name}.yml"
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=shown if before else "/dev/null",
-            tofile=shown if after else "/dev/null",
-            n=2,
-        )
-    )
+    return file_diff(f"{SHOWN_PATH}/{name}.yml", before, after)
 
 
 # -- the files ----------------------------------------------------------------
@@ -668,15 +651,8 @@ class TopicFiles:
 
     # -- changing ---------------------------------------------------------------
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        handle = os.open(self.faq_dir, os.O_RDONLY)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            os.close(handle)
+    def _locked(self) -> ContextManager[None]:
+        return locked(self.faq_dir)
 
     def _current(self, name: str, version: Optional[str]) -> str:
         """The file's text now, when ``version`` (if given) is still its version.
@@ -731,26 +707,9 @@ class TopicFiles:
             raise TopicEditError("; ".join(shown(problem) for problem in mine[:3]))
 
     def _write(self, name: str, text: str) -> None:
-        self._replace(self.path(name), text)
-
-    def _replace(self, target: Path, text: str) -> None:
-        """Writes ``target`` beside itself, then renames it into place, with its siblings' mode."""
-        siblings = [p for p in target.parent.glob("*.yml") if p != target]
-        mode_from = target if target.exists() else (siblings[0] if siblings else None)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            if mode_from is not None:
-                shutil.copymode(mode_from, temporary)
-            else:
-                os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        target = self.path(name)
+        siblings = [p for p in self.faq_dir.glob("*.yml") if p != target]
+        replace_file(target, text, siblings[0] if siblings else None)
 
     # -- the whole folder, for publishing and undoing ---------------------------
 
@@ -793,7 +752,7 @@ class TopicFiles:
                     target.unlink(missing_ok=True)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    self._replace(target, text)
+                    replace_file(target, text, next(iter(sorted(target.parent.glob("*.yml"))), None))
             self._views.clear()
 
     def _save(self, name: str, before: str, after: str, action: str, summary: str) -> Change:

@@ -98,6 +98,7 @@ class Question:
     actions: List[str] = field(default_factory=list)  # what the assistant did in reply
     conversation: List[Turn] = field(default_factory=list, repr=False)  # the whole conversation, shared
     turn: int = 0  # this message's place in it
+    conversation_id: str = field(default="", repr=False)  # the store's id (the sender), to open it whole
 
     @property
     def button(self) -> bool:
@@ -232,6 +233,7 @@ def _question(sender: str, data: dict) -> Question:
         topic=(selector.get("response") or {}).get("intent_response_key") if name == "faq" else None,
         unanswered=name in NOT_ANSWERED_INTENTS or confidence < LOW_CONFIDENCE,
         key=message_key(sender, timestamp),
+        conversation_id=sender,
         guesses=[key.split("/", 1)[1] for key in ranked if key.startswith("faq/")],
     )
 

@@ -12,6 +12,9 @@
 - ``GET /requests`` and its forms: booking and callback requests, their delivery, handled,
   resent, exported, a visitor erased (``console/requests.py``).
 - ``GET /users`` and its forms, for admins: the console's users and their roles (``console/users.py``).
+- ``GET /conversations``, ``/conversations/<id>``: the transcripts, masked unless revealed
+  (``console/conversations.py``).
+- ``GET /clinic`` and its form: the clinic's details, edited in clinic.yml by admins (``console/clinic.py``).
 - ``POST /logout``: ends the session.
 - ``GET /static/console.css``: the one stylesheet.
 
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -41,11 +45,13 @@ from sanic.response import HTTPResponse
 
 from clinic import clock, published_model
 from clinic.booking_store import BookingStore
+from clinic.clinic_file import ClinicFile
 from clinic.console_records import ConsoleRecords
+from clinic.profile import ClinicProfile, ClinicProfileError, ProfileFile
 from clinic.settings import PROJECT_ROOT
 from clinic.staff_accounts import SessionPolicy, StaffAccounts, StaffSession, failure_keys
 from clinic.topic_files import TopicFiles
-from console import inbox, insights, publishing, requests, topics, users, web
+from console import clinic, conversations, inbox, insights, publishing, requests, topics, users, web
 from console.web import redirect
 
 HERE = Path(__file__).resolve().parent
@@ -72,6 +78,7 @@ class ConsoleConfig:
     tracker_db_url: Optional[str] = None  # the conversation store the inbox reads; None: no inbox
     model_path: Path = PROJECT_ROOT / "models" / "clinic-assistant.tar.gz"  # CONSOLE_MODEL: what Publish replaces
     model_server_token: Optional[str] = None  # MODEL_SERVER_TOKEN: the Rasa servers' key to the model; None: not served
+    profile_path: Optional[Path] = None  # CLINIC_PROFILE: the clinic.yml the Clinic page edits; None: none
 
 
 @dataclass
@@ -86,6 +93,8 @@ class Pages:
     now: Callable[[], datetime]
     render: Callable[..., HTTPResponse]
     bookings: Optional[BookingStore] = None  # the booking store, on the accounts' engine
+    clinic_file: Optional[ClinicFile] = None
+    watched_profile: Optional[ProfileFile] = None
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         """A page for the signed-in staff member (the header's name, whether they are an admin,
@@ -100,20 +109,35 @@ class Pages:
             **values,
         )
 
-    def admin_only(self, request: Request) -> Optional[HTTPResponse]:
-        """None for an admin; for anyone else the 403 page saying only admins may do this.
+    def profile(self) -> Optional[ClinicProfile]:
+        """The clinic's profile as clinic.yml says now (the last good one while the file is bad);
+        None without one."""
+        if self.watched_profile is None:
+            return None
+        try:
+            return self.watched_profile.current()
+        except ClinicProfileError:
+            return None
 
-        A handler starts with ``if (refusal := pages.admin_only(request)): return refusal``.
-        """
+    @staticmethod
+    def is_admin(request: Request) -> bool:
+        """Whether the signed-in staff member is an admin."""
         staff: StaffSession = request.ctx.staff
-        if staff.user.is_admin:
+        return staff.user.is_admin
+
+    def admin_only(self, request: Request, action: str = "do this") -> Optional[HTTPResponse]:
+        """None for an admin; for anyone else the 403 page saying only admins may.
+
+        A handler starts with ``if (refusal := pages.admin_only(request, "...")): return refusal``.
+        """
+        if self.is_admin(request):
             return None
         return self.page(
             request,
             "refused.html",
             status=403,
             section=None,
-            reason="Admins only: your account is a staff account. Ask an admin of the console to do this.",
+            reason=f"Admins only. Only an admin can {action}. Your account is a staff account: ask an admin of the console.",
         )
 
     async def audit(self, request: Request, action: str, detail: Optional[str] = None) -> None:
@@ -124,7 +148,8 @@ class Pages:
         )
 
     async def record(self, request: Request, change: Any) -> None:
-        """A saved topic change into the history, with its diff and the text before and after."""
+        """A saved change of a topic file or clinic.yml into the history, with its diff and the
+        text before and after."""
         await asyncio.to_thread(
             self.records.record_change,
             self.now(),
@@ -143,15 +168,22 @@ class Pages:
         return staff.user.name
 
 
+def conversation_path(conversation: str) -> str:
+    """A conversation's page (its id URL-encoded whole: a REST sender may hold any character)."""
+    return "/conversations/" + quote(conversation, safe="")
+
+
 def templates() -> Environment:
     """The console's Jinja2 templates, every value escaped unless a template says otherwise."""
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["conversation_path"] = conversation_path
+    return environment
 
 
 def wait_text(until: datetime, now: datetime) -> str:
@@ -176,11 +208,17 @@ def build_app(
     app.static("/static/console.css", str(HERE / "static" / "console.css"), name="stylesheet")
     pages = templates()
     password_checks = asyncio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
+    watched_profile = ProfileFile(config.profile_path) if config.profile_path else None
+
+    def clinic_name() -> str:
+        """clinic.yml's name as the file says now (a change shows in the next page's title)."""
+        try:
+            return watched_profile.current().name if watched_profile else config.clinic_name
+        except ClinicProfileError:
+            return config.clinic_name
 
     def render(template: str, status: int = 200, **values: Any) -> HTTPResponse:
-        return response.html(
-            pages.get_template(template).render(clinic_name=config.clinic_name, **values), status=status
-        )
+        return response.html(pages.get_template(template).render(clinic_name=clinic_name(), **values), status=status)
 
     def secure(request: Request) -> bool:
         return web.over_https(request, config.secure_cookies)
@@ -320,16 +358,18 @@ def build_app(
         return page
 
     # An engine connects only when first used; the inbox reads the store at each visit.
-    conversations = sa.create_engine(config.tracker_db_url) if config.tracker_db_url else None
+    store = sa.create_engine(config.tracker_db_url) if config.tracker_db_url else None
     pages_context = Pages(
         config=config,
         accounts=accounts,
         records=records or ConsoleRecords(accounts.engine).create_tables(),
         files=TopicFiles(config.data_dir),
-        conversations=conversations,
+        conversations=store,
         now=now,
         render=render,
         bookings=BookingStore.on_engine(accounts.engine),
+        clinic_file=ClinicFile(config.profile_path) if config.profile_path else None,
+        watched_profile=watched_profile,
     )
     inbox.add_routes(app, pages_context)
     topics.add_routes(app, pages_context)
@@ -338,5 +378,8 @@ def build_app(
     insights.add_routes(app, pages_context)
     requests.add_routes(app, pages_context)
     users.add_routes(app, pages_context)
-    app.ctx.conversations = conversations  # closed by whoever runs the app (console/server.py)
+    conversations.add_routes(app, pages_context)
+    clinic.add_routes(app, pages_context)
+    app.ctx.pages = pages_context
+    app.ctx.conversations = store  # closed by whoever runs the app (console/server.py)
     return app

@@ -5,7 +5,8 @@ start, naming the variable, when one is wrong or when it would serve passwords i
 to the network. Before listening it opens the clinic's database (``BOOKINGS_DB_URL``) and
 creates the account and console tables if missing; it closes it at stop. The inbox reads the
 conversation store (``TRACKER_DB_URL``, else endpoints.yml's), the topics pages change the topic
-files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise), Publish replaces
+files of ``CONSOLE_DATA_DIR`` (the project's ``data/`` unless told otherwise), the Clinic page the
+clinic.yml the servers read (``CLINIC_PROFILE``, else the project's). Publish replaces
 ``CONSOLE_MODEL`` (models/clinic-assistant.tar.gz unless told otherwise), which the Rasa servers
 fetch with ``MODEL_SERVER_TOKEN``; with that token set, the publisher starts with the console.
 
@@ -65,6 +66,7 @@ def read_config() -> ConsoleConfig:
         tracker_db_url=settings.tracker_db_url(),
         model_path=settings.console_model_path(),
         model_server_token=settings.model_server_token(),
+        profile_path=settings.clinic_profile_path(),
     )
 
 

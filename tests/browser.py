@@ -44,6 +44,21 @@ def launched_chromium() -> Iterator:
         launched.close()
 
 
+def browser_fixtures(timeout_ms: int):
+    """A module's ``browser`` (one Chromium for the module) and ``page`` (a phone-sized page per
+    test, waiting up to ``timeout_ms``) fixtures: ``browser, page = browser_fixtures(30_000)``."""
+
+    @pytest.fixture(scope="module")
+    def browser() -> Iterator:
+        yield from launched_chromium()
+
+    @pytest.fixture
+    def page(browser) -> Iterator:
+        yield from phone_page(browser, timeout_ms)
+
+    return browser, page
+
+
 def phone_page(browser, timeout_ms: int) -> Iterator:
     """A fresh browser profile (empty storage) with a phone-sized window; whatever the page did that
     it must not (``Watch``) fails the test when it ends."""

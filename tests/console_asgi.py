@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
-from urllib.parse import urlencode
+from typing import Dict, Iterator, List, Optional, Tuple
+from urllib.parse import unquote, urlencode
 
 from argon2 import PasswordHasher
 from sanic import Sanic
@@ -100,7 +101,7 @@ class Browser:
             "http_version": "1.1",
             "method": method,
             "scheme": "http",
-            "path": path.split("?", 1)[0],
+            "path": unquote(path.split("?", 1)[0]),  # decoded, as ASGI servers give it
             "raw_path": path.split("?", 1)[0].encode(),
             "query_string": (path.split("?", 1)[1] if "?" in path else "").encode(),
             "root_path": "",
@@ -148,9 +149,11 @@ def make_console(
     secure_cookies: bool = False,
     data_dir: Path = PROJECT_ROOT / "data",
     tracker_db_url: Optional[str] = None,
+    profile_path: Optional[Path] = None,
 ) -> Console:
     """The console's app on a fresh database in ``tmp_path``, with the user anna; its topic files
-    in ``data_dir`` (tests that change them give a copy), its conversations at ``tracker_db_url``."""
+    in ``data_dir`` (tests that change them give a copy), its conversations at ``tracker_db_url``,
+    its clinic.yml at ``profile_path`` (a copy; none by default)."""
     store = BookingStore(f"sqlite:///{tmp_path / 'bookings.db'}").open()
     accounts = StaffAccounts(store.engine, hasher=CHEAP).create_tables()
     records = ConsoleRecords(store.engine).create_tables()
@@ -162,11 +165,30 @@ def make_console(
         clinic_name="Example <Clinic>",
         data_dir=data_dir,
         tracker_db_url=tracker_db_url,
+        profile_path=profile_path,
     )
     app = build_app(accounts, config, now=lambda: clock[0], name=f"console_test_{next(_names)}", records=records)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(start(app))
     return Console(accounts, app, clock, loop, records)
+
+
+@contextmanager
+def running_console(tmp_path, **options) -> Iterator[Console]:
+    """``make_console(tmp_path, **options)`` for the block, stopped after it."""
+    console = make_console(tmp_path, **options)
+    try:
+        yield console
+    finally:
+        stop_console(console)
+        console.loop.close()
+
+
+def signed_in(console: Console, name: str = "anna") -> Browser:
+    """A browser logged in as ``name``."""
+    browser = console.browser()
+    assert browser.log_in(name).status == 303
+    return browser
 
 
 def stop_console(console: Console) -> None:

@@ -297,6 +297,12 @@ class RunningConsole:
             timeout=60,
         )
 
+    def add_user(self, name: str, password: str, role: str = "staff") -> None:
+        """Adds a console account as staff do, the password piped in (``add-user --password-stdin``)."""
+        added = self.staff("add-user", name, "--role", role, "--password-stdin", stdin=password + "\n")
+        if added.returncode != 0:
+            raise RuntimeError(f"add-user {name} failed: {added.stderr}")
+
     def stop(self) -> None:
         stop_processes([self.process], timeout=20)
 

@@ -15,8 +15,10 @@ under ``/webhooks/website/``:
 - ``GET /config``: the widget's defaults from clinic.yml (title, greeting, quick replies).
 - ``GET /widget.js``, ``/widget.css``, ``/demo``, ``/demo.css``: the widget and a sample page.
 
-Settings come from clinic.yml (``website:``) and ``WEBSITE_*`` variables, read when Rasa
-starts. The visitor's text is never logged, not even when handling fails.
+Settings come from clinic.yml (``website:``) and ``WEBSITE_*`` variables. The variables are read
+when Rasa starts; clinic.yml's part is built again whenever the profile changes
+(``clinic.profile.current_profile`` reloads the file), so a new greeting or new buttons reach the
+next widget without a restart. The visitor's text is never logged, not even when handling fails.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sanic.response import HTTPResponse
 from clinic import clock, settings
 from clinic.conversations import message_key
 from clinic.feedback import AlreadyVoted, FeedbackStore, UnknownAnswer, answer_topic
-from clinic.profile import current_profile
+from clinic.profile import ClinicProfile, ClinicProfileError, current_profile
 from website.assets import DEMO_CSP, Asset, load_assets
 from website.origins import OriginPolicy
 from website.ratelimit import Limit, RateLimiter, address_key
@@ -54,6 +56,9 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
 ASSET_MAX_AGE_SECONDS = 300
+# The widget's settings change when the clinic edits clinic.yml: a browser asks again each time
+# (a 304 when nothing changed), so a new greeting shows on the next page.
+CONFIG_CACHE = "public, max-age=0, must-revalidate"
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,14 @@ class WebsiteConfig:
         }
 
 
-def load_config() -> WebsiteConfig:
-    """The channel's settings: clinic.yml's ``website:`` section, then ``WEBSITE_*`` overrides.
+def load_config(profile: Optional[ClinicProfile] = None) -> WebsiteConfig:
+    """The channel's settings: clinic.yml's ``website:`` section (of ``profile``, else the current
+    one), then ``WEBSITE_*`` overrides.
 
     Raises:
         ClinicProfileError, SettingsError, ValueError: naming the bad field or variable.
     """
-    profile = current_profile()
+    profile = profile or current_profile()
     options = profile.website
     per_sender, per_address = settings.website_rate_limits()
     origins = settings.website_allowed_origins()
@@ -261,6 +267,31 @@ class WebsiteInput(InputChannel):
     def __init__(self, config: WebsiteConfig) -> None:
         self.config = config
         self.assets: Dict[str, Asset] = {}
+        self._profile: Optional[ClinicProfile] = None  # what ``config`` was built from, once checked
+
+    def current_config(self) -> WebsiteConfig:
+        """The settings as clinic.yml says now: built again when the profile was reloaded (one
+        identity check per request otherwise). Rate limits stay as started: they come from
+        variables only. Settings that cannot be built keep the ones before, logged once."""
+        try:
+            profile = current_profile()
+        except ClinicProfileError:  # never loaded here (a channel built by hand): as started
+            return self.config
+        if profile is self._profile:
+            return self.config
+        try:
+            config = load_config(profile)
+        except (settings.SettingsError, ValueError) as problem:
+            logger.error("website channel: clinic.yml changed but its settings were not taken: %s", problem)
+            self._profile = profile
+            return self.config
+        demo = (config.clinic_name, config.clinic_phone, config.clinic_address)
+        if self.assets and demo != (self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address):
+            self.assets = load_assets(*demo)
+        if self._profile is not None:
+            logger.info("website channel: settings taken from the changed clinic.yml")
+        self.config, self._profile = config, profile
+        return config
 
     def serve_asset(self, request: Request, name: str) -> HTTPResponse:
         """One of the widget's files, with an ETag and a short cache lifetime."""
@@ -279,9 +310,9 @@ class WebsiteInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # The files are read here, when Rasa starts the channel, not at import.
         self.assets = load_assets(self.config.clinic_name, self.config.clinic_phone, self.config.clinic_address)
-        config = self.config
-        senders = RateLimiter(config.per_sender) if config.per_sender else None
-        addresses = RateLimiter(config.per_address) if config.per_address else None
+        started = self.config
+        senders = RateLimiter(started.per_sender) if started.per_sender else None
+        addresses = RateLimiter(started.per_address) if started.per_address else None
         website = Blueprint("website_channel", __name__)
 
         # Rasa's CORS extension answers every OPTIONS request itself, before any route runs,
@@ -292,9 +323,10 @@ class WebsiteInput(InputChannel):
             if request.method != "OPTIONS":
                 return None
             origin = request.headers.get("origin")
-            if origin is None or not config.policy.permits(origin, own_origin(request)):
+            policy = self.current_config().policy
+            if origin is None or not policy.permits(origin, own_origin(request)):
                 return refused_origin()
-            return HTTPResponse(status=204, headers=config.policy.headers(origin, preflight=True))
+            return HTTPResponse(status=204, headers=policy.headers(origin, preflight=True))
 
         @website.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -311,19 +343,24 @@ class WebsiteInput(InputChannel):
         @website.route("/config", methods=["GET", "OPTIONS"])
         async def widget_config(request: Request) -> HTTPResponse:
             origin = request.headers.get("origin")
+            config = self.current_config()
             if not config.policy.permits(origin, own_origin(request)):
                 return refused_origin()
-            cors = config.policy.headers(origin)
-            return response.json(config.public(), headers={**cors, "Cache-Control": "public, max-age=300"})
+            body = Asset(json.dumps(config.public()).encode("utf-8"), "application/json")
+            headers = {**config.policy.headers(origin), "Cache-Control": CONFIG_CACHE, "ETag": body.etag}
+            if request.headers.get("if-none-match") == body.etag:
+                return HTTPResponse(status=304, headers=headers)
+            return HTTPResponse(body=body.body, status=200, headers=headers, content_type=body.content_type)
 
         def admitted(request: Request) -> Tuple[Dict[str, str], Optional[HTTPResponse]]:
             """What every POST to the channel passes first: an allowed origin, the per-address
             limit (every request counts) and a JSON or text content type. Returns the CORS
             headers for the answer, and the refusal when there is one."""
             origin = request.headers.get("origin")
-            if not config.policy.permits(origin, own_origin(request)):
+            policy = self.current_config().policy
+            if not policy.permits(origin, own_origin(request)):
                 return {}, refused_origin()
-            cors = config.policy.headers(origin)
+            cors = policy.headers(origin)
             if addresses is not None:
                 wait = addresses.hit(address_key(client_address(request)))
                 if wait is not None:
@@ -391,6 +428,7 @@ class WebsiteInput(InputChannel):
             cors, refused = admitted(request)
             if refused is not None:
                 return refused
+            config = self.current_config()
             message, messages, refused = await answer(
                 request,
                 parse_widget_request,
