@@ -128,7 +128,7 @@ check: $(SPACY_READY) ## For staff after editing answers or examples: check the 
 	$(MAKE) --no-print-directory train
 	@echo "4/4 Conversation tests:"
 	$(MAKE) --no-print-directory test-stories
-	@echo "All checks passed. Restart the assistant (make run) to publish the new model."
+	@echo "All checks passed. Press Publish in the staff console, or restart the assistant (make run), to publish the new model."
 
 report: $(INSTALLED) ## For staff: what visitors asked that the assistant could not answer, most asked topics, red flags and bookings per week
 	$(BIN)/python -m tools.visitor_report

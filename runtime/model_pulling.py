@@ -15,8 +15,9 @@ naming the version (Rasa's ``_pull_model_and_fingerprint``, called as it is). Th
   old one goes on answering, then put in place between two requests, the agent's fields set as
   ``Agent.load_model`` sets them.
 - **Polling.** One task fetching every ``wait_time_between_pulls`` seconds after the last fetch
-  ended (Rasa's interval job could start a fetch while the previous load was running), logging
-  when the console stops and starts answering instead of at every try.
+  ended (Rasa's interval job could start a fetch while the previous load was running). A console
+  that refuses the connection is Rasa's business (it logs that at debug level and the running
+  model stays); a fetch that raises, such as a timeout, is logged once until one succeeds.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import threading
 import time
 import urllib.request
 from typing import Iterator
@@ -21,6 +20,7 @@ import pytest
 from tests.conftest import MODEL_PATH as MODEL
 from tests.conftest import ROOT
 from tools.console_http import PASSWORD, Client
+from tools.publish_timing import Visitors
 from tools.servers import free_port, model_server_section, start_assistant, start_console, wait_until
 
 pytestmark = pytest.mark.servers
@@ -91,35 +91,6 @@ def publish_and_wait(client: Client) -> str:
     return page
 
 
-class VisitorLoad:
-    """Visitors asking through the REST channel, one after another, until stopped."""
-
-    def __init__(self, setup: Setup) -> None:
-        self.setup, self.sent, self.failures = setup, 0, []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self) -> None:
-        questions = ["does dry needling hurt", "how much is a session", QUESTION, "are you open on saturday"]
-        while not self.stopping.is_set():
-            sender = f"load-{self.sent}"
-            try:
-                replies = self.setup.assistant.say(sender, questions[self.sent % len(questions)])
-                if not replies:
-                    self.failures.append(f"{sender}: no reply")
-            except Exception as error:  # noqa: BLE001 - every failure is counted, whatever it is
-                self.failures.append(f"{sender}: {error}")
-            self.sent += 1
-
-    def __enter__(self) -> "VisitorLoad":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=120)
-
-
 def test_the_model_is_served_to_the_servers_token_only(setup):
     url = setup.console.base_url + "/models/clinic-assistant.tar.gz"
     try:
@@ -151,15 +122,20 @@ def test_an_edited_answer_published_reaches_visitors_without_a_restart_or_a_fail
     assert "data/faq/needles.yml" in waiting and ADDED in waiting
     rasa_pid = setup.assistant.processes[1].pid
 
-    with VisitorLoad(setup) as load:
+    load = Visitors(setup.assistant.base_url + "/webhooks/rest/webhook")
+    load.start()
+    try:
         page = publish_and_wait(client)
         assert "Published." in page, page
         for step in ("Topic files", "Rasa&#39;s data checks", "Training", "Conversation tests"):
             assert f"<strong>{step}</strong>: passed" in page
         assert wait_until(lambda: ADDED in answer_text(setup, f"after-{time.monotonic()}"), timeout=60)
         time.sleep(1)
+    finally:
+        load.stopping.set()
+        load.join(timeout=60)
     assert load.sent >= 10
-    assert load.failures == []
+    assert load.failed == 0
     assert setup.assistant.processes[1].pid == rasa_pid and setup.assistant.processes[1].poll() is None
     assert "Now answering with the published model" in setup.assistant.log_text()
     _, _, waiting = client.request("GET", "/publish")
