@@ -118,9 +118,13 @@ def rest_answer(assistant: RunningAssistant, question: str) -> str:
     return " ".join(reply.get("text", "") for reply in assistant.say(str(uuid.uuid4()), question))
 
 
+def menu(page, name: str) -> None:
+    page.get_by_role("navigation", name="Console").get_by_role("link", name=name, exact=True).click()
+
+
 def publish(page, base: str) -> None:
     """Presses Publish on /publish and waits (the page reloads itself) until it has published."""
-    page.get_by_role("link", name="Publish", exact=True).click()
+    menu(page, "Publish")
     page.wait_for_url(f"{base}/publish")
     page.get_by_role("button", name="Publish").click()
     page.get_by_text("Published. The assistant's servers fetch the new version").wait_for(timeout=240_000)
@@ -141,7 +145,7 @@ def test_taught_published_edited_and_undone_reaching_the_widget_without_a_restar
     group.get_by_label("Teach to the topic").select_option("techniques")
     group.get_by_role("button", name="Teach").click()
     staff.wait_for_url(f"{base}/inbox?done=taught*")
-    staff.get_by_role("link", name="Publish", exact=True).click()
+    menu(staff, "Publish")
     assert "data/faq/techniques.yml" in staff.locator("main").inner_text()
     load = Visitors(assistant.base_url + "/webhooks/rest/webhook")
     load.start()
@@ -158,9 +162,9 @@ def test_taught_published_edited_and_undone_reaching_the_widget_without_a_restar
     assert any(first_words("techniques") in text for text in widget_answer(visitor, assistant, CUPPING))
 
     # An answer edited and published is what the widget gives next.
-    staff.get_by_role("link", name="Topics").click()
+    menu(staff, "Topics")
     staff.get_by_role("link", name="About the needles", exact=True).click()
-    answer = staff.get_by_label("Answer", exact=True)
+    answer = staff.get_by_role("textbox", name="Answer")
     answer.fill(f"{answer.input_value().strip()} {ADDED}")
     staff.get_by_role("button", name="Save answer").click()
     staff.wait_for_url(f"{base}/topics/needles?done=*")
@@ -169,9 +173,10 @@ def test_taught_published_edited_and_undone_reaching_the_widget_without_a_restar
     assert any(ADDED in text for text in widget_answer(visitor, assistant, "what needles do you use"))
 
     # Undo: the answer before comes back, published the same way.
-    staff.get_by_role("link", name="History").click()
+    menu(staff, "History")
     staff.wait_for_url(f"{base}/history")
     assert "by orla.fenwick" in staff.locator("main").inner_text()
+    assert fits_the_width(staff)
     staff.screenshot(path=str(SCREENSHOTS / "console-history-375.png"), full_page=True)
     staff.get_by_role("button", name="Undo publish").first.click()
     staff.wait_for_url(f"{base}/publish")
