@@ -256,3 +256,24 @@ def test_nginx_passes_the_largest_body_the_console_takes():
 
     conf = (ROOT / "deploy" / "nginx" / "staff-console.conf").read_text()
     assert f"client_max_body_size {MAX_BODY_BYTES // 1024}k;" in conf
+
+
+def test_every_page_and_form_but_the_login_leads_a_visitor_without_a_session_to_login(tmp_path):
+    console = make_console(tmp_path)
+    try:
+        anonymous = console.browser()
+        examples = {"name": "needles", "publish_id": "1", "conversation": "a%3Ab"}
+        routes = {(route.path, method) for route in console.app.router.routes for method in route.methods}
+        checked = 0
+        for path, method in sorted(routes):
+            url = "/" + re.sub(r"<(\w+)(:[^>]*)?>", lambda m: examples[m.group(1)], path.strip("/"))
+            if url.startswith(("/login", "/static/")) or url == "/models/clinic-assistant.tar.gz":
+                continue
+            reply = anonymous.get(url) if method == "GET" else anonymous.post(url, {"csrf_token": "x"})
+            assert (reply.status, reply.header("location")) == (303, "/login"), (method, url)
+            checked += 1
+        assert checked >= 30
+        # The model is for the Rasa servers, with their token: no session, no redirect, no model.
+        assert anonymous.get("/models/clinic-assistant.tar.gz").status == 401
+    finally:
+        stop_console(console)
