@@ -113,3 +113,10 @@ def test_over_https_the_cookies_are_secure_and_logging_in_works(behind_nginx):
     with sqlite3.connect(behind_nginx["console"].log.parent / "bookings.db") as connection:
         logins = connection.execute("SELECT address FROM staff_audit WHERE action = 'login'").fetchall()
     assert logins == [("127.0.0.1",)]
+
+
+def test_the_published_model_is_not_served_through_the_staff_site(behind_nginx):
+    port = behind_nginx["https"]
+    client = Client(port, tls=behind_nginx["tls"])
+    status, _, _ = client.request("GET", "/models/clinic-assistant.tar.gz")
+    assert status == 404
