@@ -66,6 +66,11 @@ class Publisher:
 
     async def start(self) -> None:
         """Starts the process unless it runs; waits until it has imported Rasa."""
+        async with self.lock:
+            await self._start()
+
+    async def _start(self) -> None:
+        # Under the lock: one reader of the process's answers at a time.
         if self.process is not None and self.process.returncode is None:
             return
         self.process = await asyncio.create_subprocess_exec(
@@ -91,7 +96,7 @@ class Publisher:
     async def run(self, job: Dict[str, Any], progress: Callable[[Dict[str, Any]], Any]) -> Dict[str, Any]:
         """Sends ``job``; calls ``progress`` with each step's news; returns the result."""
         async with self.lock:
-            await self.start()
+            await self._start()
             assert self.process is not None and self.process.stdin is not None
             self.process.stdin.write((json.dumps(job) + "\n").encode())
             await self.process.stdin.drain()

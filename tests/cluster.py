@@ -324,7 +324,9 @@ class Cluster:
         try:
             self.postgres = Postgres(self.workdir).start(["clinic_tracker", "clinic_bookings"])
             self.redis = Redis(self.workdir).start()
-            base = server_env(ACTION_SERVER_TOKEN=self.token)
+            # Every process of the group reads one copy of clinic.yml, as on a shared folder.
+            shutil.copyfile(ROOT / "clinic.yml", self.profile)
+            base = server_env(ACTION_SERVER_TOKEN=self.token, CLINIC_PROFILE=str(self.profile))
             self.start_console(base)
             for number in range(1, servers + 1):
                 action_port, rasa_port = free_port(), free_port()
@@ -380,6 +382,10 @@ class Cluster:
             self.stop()
             raise
         return self
+
+    @property
+    def profile(self) -> Path:
+        return self.workdir / "clinic.yml"
 
     @property
     def served_model(self) -> Path:

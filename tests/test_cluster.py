@@ -293,6 +293,21 @@ def test_a_publish_from_the_console_reaches_every_server_without_a_restart(group
     assert all(process.running() for process in group.rasa)
 
 
+def test_clinic_details_changed_reach_every_server_without_a_restart(group):
+    pids = [process.popen.pid for process in group.rasa + group.actions]
+    kept = group.profile.read_text()
+    assert '  monday: "08:00-18:00"' in kept
+    try:
+        group.profile.write_text(kept.replace('  monday: "08:00-18:00"', '  monday: "09:30-17:00"'))
+        for number in range(len(group.rasa)):
+            assert wait_until(
+                lambda n=number: "Monday: 9:30 am to 5 pm" in ask_server(group, n, "what are your opening hours?"), 30
+            ), number
+    finally:
+        group.profile.write_text(kept)
+    assert [process.popen.pid for process in group.rasa + group.actions] == pids
+
+
 def test_no_contact_details_in_any_log_of_the_group(group):
     logs = group.log_text()
     assert "rasa" in logs.lower()  # the logs were read
