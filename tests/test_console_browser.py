@@ -67,7 +67,9 @@ def test_log_in_see_the_inbox_log_out(page, console):
 
 def test_logging_in_by_keyboard_alone(page, console):
     page.goto(f"{console.base_url}/login")
-    assert page.evaluate("() => document.activeElement.id") == "username"  # the form has the focus
+    # The form takes the focus (autofocus): Chromium applies it at a rendering step after the load
+    # event, which a busy machine can delay; waited for, never assumed.
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'username'", timeout=10_000)
     page.keyboard.type(NAME)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
@@ -91,4 +93,4 @@ def test_a_wrong_password_is_said_plainly_and_the_name_is_kept(page, console):
     alert = page.get_by_role("alert")
     assert alert.inner_text() == "Wrong username or password."
     assert page.get_by_label("Username").input_value() == NAME
-    assert page.evaluate("() => document.activeElement.id") == "password"
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'password'", timeout=10_000)
