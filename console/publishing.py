@@ -167,6 +167,13 @@ def topic_path(topic: str) -> str:
     return f"faq/{topic}.yml"
 
 
+def in_files(made: List[Any], diffs: List[FileDiff]) -> List[Any]:
+    """The console's changes to files a publish carries (the history also keeps clinic.yml's
+    saves, which reach visitors without one)."""
+    paths = {diff.path for diff in diffs}
+    return [change for change in made if topic_path(change.topic) in paths]
+
+
 def add_routes(app: Sanic, pages: "Pages", publisher: Publisher) -> None:
     """The publish, history and model pages."""
     records = pages.records
@@ -183,10 +190,8 @@ def add_routes(app: Sanic, pages: "Pages", publisher: Publisher) -> None:
         before_texts = await snapshot_texts(before)
         since = before.started if before else publish.started
         made = await asyncio.to_thread(records.changes_between, since, publish.started)
-        return {
-            "diffs": file_diffs(before_texts, after_texts, {topic_path(change.topic) for change in made}),
-            "made": made,
-        }
+        diffs = file_diffs(before_texts, after_texts, {topic_path(change.topic) for change in made})
+        return {"diffs": diffs, "made": in_files(made, diffs)}
 
     async def run_publish(publish_id: int, actor: str) -> None:
         steps: List[Dict[str, Any]] = []
@@ -244,6 +249,7 @@ def add_routes(app: Sanic, pages: "Pages", publisher: Publisher) -> None:
         live_files = await snapshot_texts(live)
         made = await asyncio.to_thread(records.changes_between, live.started, pages.now()) if live else []
         waiting = file_diffs(live_files, now_files, {topic_path(change.topic) for change in made})
+        made = in_files(made, waiting)
         latest = (await asyncio.to_thread(records.publishes, 1) or [None])[0]
         if latest is not None and latest.state == "baseline":
             latest = None
