@@ -44,6 +44,16 @@ def launched_chromium() -> Iterator:
         launched.close()
 
 
+def log_in(page, base_url: str, name: str, password: str) -> None:
+    """Logs ``name`` in to the staff console at ``base_url`` through its login form, as staff do,
+    and waits for the inbox."""
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/inbox")
+
+
 def browser_fixtures(timeout_ms: int):
     """A module's ``browser`` (one Chromium for the module) and ``page`` (a phone-sized page per
     test, waiting up to ``timeout_ms``) fixtures: ``browser, page = browser_fixtures(30_000)``."""

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, phone_page
+from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, log_in, phone_page
 from tests.conftest import MODEL_PATH, ROOT
 from tools.servers import RunningAssistant, RunningConsole, start_assistant, start_console
 
@@ -67,20 +67,12 @@ def page(browser):
     yield from phone_page(browser, 30_000)
 
 
-def log_in(page, base_url: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Username").fill(NAME)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/inbox")
-
-
 def test_a_question_the_assistant_could_not_answer_is_taught_from_the_inbox(servers, page):
     for message in (CUPPING, SCRIPT):
         replies = servers.assistant.say(str(uuid.uuid4()), message)
         assert any("can't answer" in reply.get("text", "") for reply in replies), (message, replies)
     base = servers.console.base_url
-    log_in(page, base)
+    log_in(page, base, NAME, PASSWORD)
 
     cupping = page.locator("section.group", has=page.locator("h2", has_text=CUPPING))
     assert cupping.count() == 1

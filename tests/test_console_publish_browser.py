@@ -20,7 +20,7 @@ from typing import Iterator, List
 import pytest
 import yaml
 
-from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, phone_page
+from tests.browser import SCREENSHOTS, fits_the_width, launched_chromium, log_in, phone_page
 from tests.conftest import MODEL_PATH, ROOT
 from tools.publish_timing import Visitors
 from tools.servers import (
@@ -134,11 +134,7 @@ def test_taught_published_edited_and_undone_reaching_the_widget_without_a_restar
     assistant, base = servers.assistant, servers.console.base_url
     rasa_pid = assistant.processes[1].pid
     assert "can't answer" in rest_answer(assistant, CUPPING)
-    staff.goto(f"{base}/login")
-    staff.get_by_label("Username").fill(NAME)
-    staff.get_by_label("Password").fill(PASSWORD)
-    staff.get_by_role("button", name="Log in").click()
-    staff.wait_for_url(f"{base}/inbox")
+    log_in(staff, base, NAME, PASSWORD)
 
     # Taught from the inbox, then published while visitors keep asking.
     group = staff.locator("section.group", has=staff.locator("h2", has_text=CUPPING))
